@@ -1,0 +1,130 @@
+"""`python -m sdvag`: a thin layer over the package, turning user errors into one-line messages.
+
+Exit status: 0 success, 2 bad input (the message says what and where), 3 a model feature that
+cannot be simulated, 1 a check that found failures.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from pathlib import Path
+
+from . import report
+from .errors import SdvagError
+from .simulate import compare, run
+from .xmile import XMILE_SUFFIXES, read_model
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit status 2, like every other input error
+        self.exit(2, f"error: {message} (see `python -m {self.prog} --help`)\n")
+
+
+def _overrides(pairs: list[str]) -> dict[str, float]:
+    values = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise SdvagError(f"--set {pair}: expected NAME=VALUE")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            raise SdvagError(f"--set {pair}: {value!r} is not a number") from None
+    return values
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _finish(ds, out: str | None) -> None:
+    print(report.summary(ds))
+    for warning in report.problems(ds):
+        _say(warning)
+    if out:
+        for path in report.write_all(ds, out):
+            _say(f"wrote {path}")
+
+
+def cmd_list(args) -> None:
+    models = sorted((PROJECT / "models").glob("*")) if (PROJECT / "models").is_dir() else []
+    models = [m for m in models if m.suffix.lower() in XMILE_SUFFIXES]
+    scenarios = sorted((PROJECT / "scenarios").rglob("*.toml")) if (PROJECT / "scenarios").is_dir() else []
+    if not models and not scenarios:
+        raise SdvagError(f"no shipped models or scenarios found next to the package ({PROJECT})")
+    print("models:")
+    for m in models:
+        print(f"  {m.relative_to(PROJECT)}  {read_model(m).name}")
+    print("scenarios:")
+    for s in scenarios:
+        try:
+            title = tomllib.loads(s.read_text(encoding="utf-8")).get("title", "")
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            title = "(not valid TOML)"
+        print(f"  {s.relative_to(PROJECT)}  {title}")
+
+
+def cmd_describe(args) -> None:
+    info = read_model(args.model)
+    s = info.sim
+    print(f"{info.name} ({info.path.name}): time {s.start:g} to {s.stop:g} {s.time_units}, dt {s.dt:g}")
+    order = {"stock": 0, "flow": 1, "auxiliary": 2, "graphical": 3, "constant": 4}
+    for var in sorted(info.variables.values(), key=lambda v: (order.get(v.role, 5), v.name.lower())):
+        bits = [var.role, var.units or "(no units)"]
+        if var.is_constant:
+            bits.append(f"default {var.default:g}")
+        if var.range:
+            bits.append(f"range [{var.range[0]:g}, {var.range[1]:g}]")
+        print(f"{var.name}: {', '.join(bits)}")
+        if var.doc:
+            print(f"    {' '.join(var.doc.split())}")
+
+
+def cmd_run(args) -> None:
+    _finish(run(args.target, set=_overrides(args.set)), args.out)
+
+
+def cmd_compare(args) -> None:
+    _finish(compare(args.targets, set=_overrides(args.set), report=_say), args.out)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = _Parser(prog="sdvag", description="System-dynamics models of traditional and virtual "
+                                            "industrial clusters (XMILE, run by PySD).")
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("list", help="the models and scenarios shipped")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("describe", help="a model's variables: kind, units, default, range, doc")
+    p.add_argument("model")
+    p.set_defaults(func=cmd_describe)
+    p = sub.add_parser("run", help="run a scenario file, or a model file on its defaults")
+    p.add_argument("target", help="scenario (.toml) or model (.xmile, .xml, .stmx)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant")
+    p.add_argument("--out", metavar="DIR", help="write results.nc, results.csv and plots here")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("compare", help="run several scenarios side by side")
+    p.add_argument("targets", nargs="+", help="scenarios (.toml) or models")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant in every run")
+    p.add_argument("--out", metavar="DIR", help="write results.nc, results.csv and plots here")
+    p.set_defaults(func=cmd_compare)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SdvagError as exc:
+        for line in str(exc).splitlines():
+            _say(f"error: {line}")
+        return exc.exit_status
+    except OSError as exc:  # an output folder that cannot be written, a file that vanished
+        _say(f"error: {exc.filename or ''}: {exc.strerror or exc}")
+        return 2
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+    return 0
