@@ -1,0 +1,103 @@
+"""Refusal of what PySD cannot simulate, and the builtins it is trusted with."""
+import numpy as np
+import pytest
+
+import sdvag
+from sdvag.errors import UnsupportedFeature
+
+from conftest import aux, cli, write_model
+
+STOCK = '<stock name="S"><eqn>1</eqn><inflow>F</inflow></stock><flow name="F"><eqn>X</eqn></flow>'
+
+UNSUPPORTED = {
+    # name: (variables, extra model-file arguments, feature text, variable named)
+    "module": ('<module name="Hares"/>' + aux("X", "1") + STOCK, {}, "modules", "Hares"),
+    "conveyor": ('<stock name="Pipeline"><eqn>1</eqn><inflow>F</inflow><conveyor><len>2</len></conveyor></stock>'
+                 '<flow name="F"><eqn>1</eqn></flow>', {}, "conveyors", "Pipeline"),
+    "queue": ('<stock name="Waiting"><eqn>1</eqn><inflow>F</inflow><queue/></stock>'
+              '<flow name="F"><eqn>1</eqn></flow>', {}, "queues", "Waiting"),
+    "array": ('<aux name="Prices"><dimensions><dim name="Region"/></dimensions><eqn>1</eqn></aux>'
+              + aux("X", "1") + STOCK, {"before_model": '<dimensions><dim name="Region" size="2"/></dimensions>'},
+              "arrays", "Prices"),
+    "subscript": (aux("X", "Prices[1]") + aux("Prices", "1") + STOCK, {}, "arrays", "X"),
+    "builtin": (aux("X", "PREVIOUS(S, 0)") + STOCK, {}, "PREVIOUS", "X"),
+    "random": (aux("X", "NORMAL(0, 1)") + STOCK, {}, "NORMAL", "X"),
+    "mod": (aux("X", "TIME MOD 3") + STOCK, {}, "MOD", "X"),
+    "dt": (aux("X", "DT") + STOCK, {}, "DT", "X"),
+    "rk4": (aux("X", "1") + STOCK, {"method": "RK4"}, "integration method RK4", None),
+}
+
+
+def test_macro_definition_is_refused(tmp_path):
+    path = write_model(tmp_path / "macro.xmile", aux("X", "1") + STOCK)
+    text = path.read_text().replace("</model>", '</model><macro name="DOUBLE"><parm>a</parm><eqn>2*a</eqn></macro>')
+    path.write_text(text)
+    with pytest.raises(UnsupportedFeature, match=r"macros in variable 'DOUBLE'"):
+        sdvag.run(path)
+
+
+@pytest.mark.parametrize("case", sorted(UNSUPPORTED))
+def test_unsupported_feature_is_refused_naming_feature_and_variable(tmp_path, case):
+    variables, options, feature, variable = UNSUPPORTED[case]
+    path = write_model(tmp_path / f"{case}.xmile", variables, **options)
+    with pytest.raises(UnsupportedFeature) as caught:
+        sdvag.run(path)
+    assert feature in str(caught.value)
+    if variable:
+        assert f"'{variable}'" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_cli_refusal_is_one_line_with_exit_status_3(tmp_path):
+    path = write_model(tmp_path / "previous.xmile", aux("X", "PREVIOUS(S, 0)") + STOCK)
+    proc = cli("run", path)
+    assert proc.returncode == 3
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "PREVIOUS" in lines[0] and "'X'" in lines[0]
+
+
+def test_model_pysd_cannot_parse_is_refused_not_crashed(tmp_path):
+    # nested IF without parentheses: valid XMILE, but PySD's grammar rejects it
+    path = write_model(tmp_path / "nested_if.xmile",
+                       aux("X", "IF TIME < 3 THEN 0 ELSE IF TIME < 6 THEN 1 ELSE 2") + STOCK)
+    proc = cli("run", path)
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    assert "PySD could not translate" in proc.stderr
+
+
+def _series(tmp_path, eqn, stop=10, dt=0.25):
+    path = write_model(tmp_path / "m.xmile", aux("X", eqn) + aux("A", "3") + STOCK, stop=stop, dt=dt)
+    ds = sdvag.run(path)
+    return ds["time"].to_numpy(), ds["X"].to_numpy()
+
+
+# Closed forms of the builtins sdvag lets through (Euler, dt 0.25), checked against PySD.
+def test_step_ramp_pulse_match_their_definitions(tmp_path):
+    t, x = _series(tmp_path, "STEP(2, 3)")
+    np.testing.assert_allclose(x, np.where(t >= 3, 2.0, 0.0))
+    t, x = _series(tmp_path, "RAMP(2, 3, 6)")
+    np.testing.assert_allclose(x, 2 * (np.clip(t, 3, 6) - 3))
+    t, x = _series(tmp_path, "PULSE(2, 3, 2)")
+    # XMILE PULSE: a volume of 2 delivered within one dt, at 3, 5, 7, 9
+    expected = np.where((t >= 3) & (np.isclose((t - 3) % 2, 0)), 2 / 0.25, 0.0)
+    np.testing.assert_allclose(x, expected)
+
+
+def test_smth1_and_delay1_follow_the_euler_recursion(tmp_path):
+    for fn in ("SMTH1", "DELAY1"):
+        t, x = _series(tmp_path, f"{fn}(TIME, 2)")
+        expected = [0.0]
+        for ti in t[:-1]:
+            expected.append(expected[-1] + 0.25 * (ti - expected[-1]) / 2)
+        np.testing.assert_allclose(x, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_delay_is_a_pipeline_delay(tmp_path):
+    t, x = _series(tmp_path, "DELAY(TIME, 2, 7)")
+    np.testing.assert_allclose(x, np.where(t < 2, 7.0, t - 2), atol=1e-9)
+
+
+def test_nth_order_builtins_equal_their_third_order_forms(tmp_path):
+    for nth, third in (("SMTHN(TIME, 2, 3)", "SMTH3(TIME, 2)"), ("DELAYN(TIME, 2, 3)", "DELAY3(TIME, 2)")):
+        np.testing.assert_allclose(_series(tmp_path, nth)[1], _series(tmp_path, third)[1], rtol=1e-12)
