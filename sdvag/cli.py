@@ -91,6 +91,42 @@ def cmd_compare(args) -> None:
     _finish(compare(args.targets, set=_overrides(args.set), report=_say), args.out)
 
 
+def cmd_data(args) -> None:
+    from .data import catalogue
+    print(catalogue())
+
+
+def cmd_calibrate(args) -> None:
+    from .calibrate import calibrate_file
+    result = calibrate_file(args.spec, method=args.method, seed=args.seed, out=args.out,
+                            workers=args.workers, progress=_say)
+    print(result.summary())
+
+
+def cmd_sensitivity(args) -> None:
+    from .sensitivity import sensitivity_file
+    result = sensitivity_file(args.spec, out=args.out, workers=args.workers,
+                              scheduler=args.scheduler, progress=_say)
+    print(result.summary())
+
+
+def cmd_diagram(args) -> None:
+    from .diagram import draw
+    _say(f"wrote {draw(args.model, args.out)}")
+
+
+def cmd_export(args) -> None:
+    from .export import export
+    _say(f"wrote {export(args.model, to=args.to, out=args.out)}")
+
+
+def cmd_check(args) -> int:
+    from .checks import check_targets, format_findings
+    findings = check_targets(args.target, schema=args.schema, engine=args.engine_check, progress=_say)
+    print(format_findings(findings))
+    return 1 if any(f.status == "fail" for f in findings) else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog="sdvag", description="System-dynamics models of traditional and virtual "
                                             "industrial clusters (XMILE, run by PySD).")
@@ -110,13 +146,43 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant in every run")
     p.add_argument("--out", metavar="DIR", help="write results.nc, results.csv and plots here")
     p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("data", help="the observed series shipped for calibration")
+    p.set_defaults(func=cmd_data)
+    p = sub.add_parser("calibrate", help="fit a model to observed series (a calibration spec)")
+    p.add_argument("spec", help="calibration specification (.toml)")
+    p.add_argument("--method", default=None, help="local, global or multistart (default: the spec's)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the spec's)")
+    p.add_argument("--workers", type=int, default=None, help="processes for the global search")
+    p.add_argument("--out", metavar="DIR", help="write the calibrated scenario, report and fit plot here")
+    p.set_defaults(func=cmd_calibrate)
+    p = sub.add_parser("sensitivity", help="Monte Carlo and Sobol sensitivity (a sensitivity spec)")
+    p.add_argument("spec", help="sensitivity specification (.toml)")
+    p.add_argument("--out", metavar="DIR", help="write results.nc, fan charts and the ranking here")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster")
+    p.set_defaults(func=cmd_sensitivity)
+    p = sub.add_parser("diagram", help="draw a model's stock-and-flow diagram from its <views>")
+    p.add_argument("model")
+    p.add_argument("--out", metavar="FILE", help="FILE.svg or FILE.png (default: MODEL_NAME.png here)")
+    p.set_defaults(func=cmd_diagram)
+    p = sub.add_parser("export", help="export a model for another editor")
+    p.add_argument("model")
+    p.add_argument("--to", choices=["mdl"], default="mdl", help="target format (Vensim .mdl)")
+    p.add_argument("--out", metavar="FILE", help="output file (default: MODEL_NAME.mdl here)")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("check", help="structural and behavioural checks of a model (or 'all')")
+    p.add_argument("target", help="a model file, or 'all' for every shipped model")
+    p.add_argument("--schema", metavar="XSD", help="validate against this XMILE schema too")
+    p.add_argument("--engine-check", action="store_true",
+                   help="compare with an independent engine (needs the [engine] extra)")
+    p.set_defaults(func=cmd_check)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except SdvagError as exc:
         for line in str(exc).splitlines():
             _say(f"error: {line}")
@@ -127,4 +193,4 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
-    return 0
+    return status or 0

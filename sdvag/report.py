@@ -86,7 +86,7 @@ def problems(ds: xr.Dataset) -> list[str]:
 
 
 @contextmanager
-def _atomic(path: Path):
+def atomic_write(path: Path):
     """A temporary path in the same folder, renamed to `path` once written completely."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
@@ -109,12 +109,12 @@ def write_csv(ds: xr.Dataset, path: Path) -> None:
     if "scenario" in frame.columns:
         frame = frame.dropna(subset=[c for c in frame.columns if c not in ("time", "scenario")], how="all")
         frame = frame[["time", "scenario", *[c for c in frame.columns if c not in ("time", "scenario")]]]
-    with _atomic(path) as tmp:
+    with atomic_write(path) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.10g")
 
 
 def write_netcdf(ds: xr.Dataset, path: Path) -> None:
-    with _atomic(path) as tmp:
+    with atomic_write(path) as tmp:
         ds.to_netcdf(tmp)
 
 
@@ -138,7 +138,7 @@ def plot_outputs(ds: xr.Dataset, out: Path) -> list[Path]:
         ax.legend(fontsize=8)
         fig.tight_layout()
         target = out / f"{slug(name)}.png"
-        with _atomic(target) as tmp:
+        with atomic_write(target) as tmp:
             fig.savefig(tmp, format="png")
         plt.close(fig)
         written.append(target)
