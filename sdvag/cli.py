@@ -8,14 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tomllib
-from pathlib import Path
 
 from . import report
 from .errors import SdvagError
 from .simulate import compare, run
-from .xmile import XMILE_SUFFIXES, read_model
+from .shipped import PROJECT, shipped_models, shipped_scenarios
+from .xmile import read_model
 
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,9 +49,7 @@ def _finish(ds, out: str | None) -> None:
 
 
 def cmd_list(args) -> None:
-    models = sorted((PROJECT / "models").glob("*")) if (PROJECT / "models").is_dir() else []
-    models = [m for m in models if m.suffix.lower() in XMILE_SUFFIXES]
-    scenarios = sorted((PROJECT / "scenarios").rglob("*.toml")) if (PROJECT / "scenarios").is_dir() else []
+    models, scenarios = shipped_models(), shipped_scenarios()
     if not models and not scenarios:
         raise SdvagError(f"no shipped models or scenarios found next to the package ({PROJECT})")
     print("models:")

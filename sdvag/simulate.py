@@ -79,8 +79,11 @@ class Simulator:
         }
 
     def run_frame(self, params: dict, times: dict[str, float], columns: list[str] | None = None,
-                  progress: bool = False) -> pd.DataFrame:
-        """Run PySD with exactly these changes from the model file; returns its DataFrame."""
+                  progress: bool = False, initial: dict[str, float] | None = None) -> pd.DataFrame:
+        """Run PySD with exactly these changes from the model file; returns its DataFrame.
+
+        `initial` replaces the initial values of the stocks it names (for extreme-condition tests).
+        """
         touched = frozenset(params)
         if self._touched - touched:
             self.model.reload()
@@ -93,6 +96,7 @@ class Simulator:
                 return self.model.run(
                     params=params, final_time=times["stop"], time_step=times["dt"],
                     saveper=times["save_step"], return_columns=columns, progress=progress,
+                    initial_condition=(times["start"], initial) if initial else "original",
                 )
             except Exception as exc:  # the model's equations failed inside PySD
                 self._touched = frozenset({"<failed run>"})  # force a clean reload next time

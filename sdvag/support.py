@@ -7,10 +7,8 @@ the closed-form checks); anything else is refused with the feature and the varia
 """
 from __future__ import annotations
 
-import re
-
 from .errors import UnsupportedFeature
-from .xmile import ModelInfo, canonical, children, local
+from .xmile import ModelInfo, canonical, children, is_name, local, tokens
 
 # Builtins PySD 3.14 simulates correctly from XMILE (lower case).
 BUILTINS = frozenset({
@@ -24,16 +22,15 @@ KNOWN_UNSUPPORTED = {
     "mod": "the MOD operator", "dt": "the DT builtin", "starttime": "the STARTTIME builtin",
     "stoptime": "the STOPTIME builtin", "pi": "the PI constant", "inf": "the INF constant",
 }
-_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[^\W\d][\w.$\']*|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+|\S')
 
 
 def references(equation: str) -> list[tuple[str, bool]]:
     """The names an equation uses, each with whether it is called as a function."""
-    tokens = _TOKEN.findall(equation)
+    toks = tokens(equation)
     found = []
-    for i, tok in enumerate(tokens):
-        if tok.startswith('"') or tok[0].isalpha() or tok[0] == "_":
-            called = i + 1 < len(tokens) and tokens[i + 1] == "("
+    for i, tok in enumerate(toks):
+        if is_name(tok):
+            called = i + 1 < len(toks) and toks[i + 1] == "("
             found.append((canonical(tok), called))
     return found
 

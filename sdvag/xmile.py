@@ -27,6 +27,19 @@ def canonical(name: str) -> str:
     return " ".join(name.lower().split())
 
 
+_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[^\W\d][\w.$\']*|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+'
+                    r'|<>|<=|>=|\S')
+
+
+def tokens(equation: str) -> list[str]:
+    """An XMILE equation as tokens: quoted or bare names, numbers, operators."""
+    return _TOKEN.findall(equation)
+
+
+def is_name(token: str) -> bool:
+    return token.startswith('"') or token[0].isalpha() or token[0] == "_"
+
+
 def local(tag: str) -> str:
     """Tag name without its namespace (XMILE files come with several namespaces, or none)."""
     return tag.rsplit("}", 1)[-1]

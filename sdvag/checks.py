@@ -1,0 +1,393 @@
+"""Structural and behavioural tests of a model (Forrester and Senge 1980; Barlas 1996; Sterman
+2000 ch. 21), as one call: the schema, sdvag's own structural rules, the diagram, documentation,
+units, extreme conditions, integration error and, optionally, a second simulation engine.
+
+Each check returns Findings (pass, warn or fail, with the variables concerned), so scripts can
+act on them and the CLI can print them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SdvagError, UnsupportedFeature
+from .scenario import load_scenario
+from .shipped import shipped_models, shipped_scenarios
+from .simulate import Simulator, default_outputs
+from .support import BUILTINS, KEYWORDS, references, unsupported
+from .units import check_units
+from .xmile import ModelInfo, canonical, child, children, local, read_model, text
+
+CHECKS = ("support", "schema", "structure", "diagram", "documentation", "units", "extreme",
+          "integration", "engine")
+INTEGRATION_TOLERANCE = 0.01
+ENGINE_TOLERANCE = 1e-6
+STOCK_SIZE = (45.0, 35.0)  # Stella's default stock rectangle, when a view gives none
+
+
+@dataclass(frozen=True)
+class Finding:
+    model: str
+    check: str
+    status: str  # "pass", "warn" or "fail"
+    message: str
+    variables: tuple[str, ...] = ()
+
+
+def _listing(names, limit: int = 6) -> str:
+    names = list(names)
+    shown = ", ".join(f"'{n}'" for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+class _Findings(list):
+    def __init__(self, model: str):
+        super().__init__()
+        self.model = model
+
+    def add(self, check: str, status: str, message: str, variables=()):
+        self.append(Finding(self.model, check, status, message, tuple(variables)))
+
+
+@lru_cache(maxsize=4)
+def _schema(path: str):
+    from lxml import etree
+    try:
+        return etree.XMLSchema(etree.parse(path))
+    except (OSError, etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
+        raise SdvagError(f"{path}: not a readable XML schema ({exc})") from None
+
+
+def check_schema(info: ModelInfo, xsd: str | Path, out: _Findings) -> None:
+    from lxml import etree
+    schema = _schema(str(Path(xsd).resolve()))
+    try:
+        valid = schema.validate(etree.parse(str(info.path)))
+    except etree.XMLSyntaxError as exc:
+        out.add("schema", "fail", f"not well-formed XML: {exc}")
+        return
+    if valid:
+        out.add("schema", "pass", f"valid against {Path(xsd).name}")
+    else:
+        errors = [f"line {e.line}: {e.message}" for e in schema.error_log][:3]
+        out.add("schema", "fail", f"{len(schema.error_log)} schema errors, first: " + "; ".join(errors))
+
+
+def check_structure(info: ModelInfo, out: _Findings) -> None:
+    """Unique names, flows attached as declared, every referenced name defined."""
+    seen: dict[str, str] = {}
+    duplicates = []
+    holder = child(info.model, "variables")
+    for node in holder if holder is not None else []:
+        if isinstance(node.tag, str) and local(node.tag) in ("stock", "flow", "aux", "gf"):
+            key = canonical(node.get("name", ""))
+            if key in seen:
+                duplicates.append(node.get("name", ""))
+            seen[key] = node.get("name", "")
+    if duplicates:
+        out.add("structure", "fail", f"names defined twice: {_listing(duplicates)}", duplicates)
+    flows = {canonical(v.name): v for v in info.variables.values() if v.kind == "flow"}
+    attached: dict[str, int] = {}
+    for stock in (v for v in info.variables.values() if v.kind == "stock"):
+        for flow in (*stock.inflows, *stock.outflows):
+            if canonical(flow) not in flows:
+                out.add("structure", "fail", f"stock '{stock.name}' names flow '{flow}', which is not a flow",
+                        [stock.name])
+            attached[canonical(flow)] = attached.get(canonical(flow), 0) + 1
+    loose = [f.name for key, f in flows.items() if key not in attached]
+    if loose:
+        out.add("structure", "warn", f"flows attached to no stock: {_listing(loose)}", loose)
+    names = set(seen)
+    undefined = []
+    for var in info.variables.values():
+        for name, called in references(var.equation):
+            if name not in names and name not in KEYWORDS and not (called and name in BUILTINS):
+                undefined.append((var.name, name))
+    for owner, name in undefined:
+        out.add("structure", "fail", f"'{owner}' uses '{name}', which is not defined", [owner])
+    if not duplicates and not undefined and not any(f.check == "structure" for f in out):
+        out.add("structure", "pass", f"{len(info.variables)} variables, names unique and defined")
+
+
+def _view_elements(info: ModelInfo):
+    """The stock-and-flow view's elements by canonical name, and its connectors as pairs."""
+    elements, connectors = {}, set()
+    views = child(info.model, "views")
+    for view in children(views, "view") if views is not None else []:
+        if view.get("type", "stock_flow") != "stock_flow":
+            continue
+        for node in view.iter():
+            if not isinstance(node.tag, str):
+                continue
+            tag = local(node.tag)
+            if tag in ("stock", "flow", "aux") and node.get("name"):
+                elements[canonical(node.get("name"))] = node
+            elif tag == "connector":
+                connectors.add((canonical(text(node, "from")), canonical(text(node, "to"))))
+    return elements, connectors
+
+
+def _inside(point, stock_node, margin: float = 6.0) -> bool:
+    x, y = float(stock_node.get("x", "nan")), float(stock_node.get("y", "nan"))
+    w = float(stock_node.get("width", STOCK_SIZE[0]))
+    h = float(stock_node.get("height", STOCK_SIZE[1]))
+    return abs(point[0] - x) <= w / 2 + margin and abs(point[1] - y) <= h / 2 + margin
+
+
+def check_diagram(info: ModelInfo, out: _Findings) -> None:
+    """Every variable placed, flows drawn from and to their stocks, a connector per dependency."""
+    elements, connectors = _view_elements(info)
+    if not elements:
+        out.add("diagram", "fail", "no stock-and-flow diagram in <views>")
+        return
+    placed = [v.name for v in info.variables.values() if v.kind != "gf"
+              and not (canonical(v.name) in elements and elements[canonical(v.name)].get("x") is not None
+                       and elements[canonical(v.name)].get("y") is not None)]
+    if placed:
+        out.add("diagram", "fail", f"variables with no positioned view element: {_listing(placed)}", placed)
+    detached = []
+    for stock in (v for v in info.variables.values() if v.kind == "stock"):
+        box = elements.get(canonical(stock.name))
+        for flow, end in [(f, -1) for f in stock.inflows] + [(f, 0) for f in stock.outflows]:
+            node = elements.get(canonical(flow))
+            pts = node.find("{*}pts") if node is not None else None
+            points = [(float(p.get("x")), float(p.get("y"))) for p in pts] if pts is not None else []
+            if box is None or not points or not _inside(points[end], box):
+                detached.append(f"{flow} -> {stock.name}" if end == -1 else f"{stock.name} -> {flow}")
+    if detached:
+        out.add("diagram", "fail", f"flows not drawn to or from their stock: {_listing(detached)}", detached)
+    missing = []
+    for var in info.variables.values():
+        if var.kind == "stock":
+            continue  # a stock's equation is its initial value, not drawn as connectors
+        for name, _ in references(var.equation):
+            if info.find(name) is not None and (name, canonical(var.name)) not in connectors:
+                missing.append(f"{info.find(name).name} -> {var.name}")
+    missing = sorted(set(missing))
+    if missing:
+        out.add("diagram", "fail", f"dependencies with no connector: {_listing(missing)}", missing)
+    if not placed and not detached and not missing:
+        out.add("diagram", "pass", f"{len(elements)} elements placed, {len(connectors)} connectors")
+
+
+def check_documentation(info: ModelInfo, out: _Findings) -> None:
+    no_doc = [v.name for v in info.variables.values() if not v.doc.strip()]
+    no_units = [v.name for v in info.variables.values() if not v.units.strip()]
+    no_range = [v.name for v in info.variables.values() if v.is_constant and v.range is None]
+    for what, names in (("no <doc>", no_doc), ("no <units>", no_units), ("constants with no <range>", no_range)):
+        if names:
+            out.add("documentation", "fail", f"{what}: {_listing(names)}", names)
+    if not (no_doc or no_units or no_range):
+        out.add("documentation", "pass", "every variable documented with units; every constant has a range")
+
+
+def check_unit_consistency(info: ModelInfo, out: _Findings) -> None:
+    issues, undeclared = check_units(info)
+    for issue in issues:
+        out.add("units", "fail", f"'{issue.variable}': {issue.message}", [issue.variable])
+    if undeclared:
+        out.add("units", "fail", f"unit names not declared in <model_units>: {_listing(sorted(undeclared))}")
+    if not issues and not undeclared:
+        out.add("units", "pass", "every equation dimensionally consistent")
+
+
+def _bad_values(frame, stocks_nonneg: set[str]) -> tuple[list[str], list[str]]:
+    """Variables that are NaN or infinite, and non-negative stocks that went negative."""
+    values = frame.apply(lambda c: c.astype(float) if c.dtype != object else c)
+    nonfinite = [str(c) for c in values.columns if not np.isfinite(values[c].to_numpy(float)).all()]
+    negative = [str(c) for c in values.columns
+                if canonical(str(c)) in stocks_nonneg and (values[c].to_numpy(float) < -1e-9).any()]
+    return nonfinite, negative
+
+
+def check_extremes(sim: Simulator, out: _Findings, progress=None) -> None:
+    """Each constant at each end of its range, and every stock starting at zero: no NaN, no
+    infinity, no negative value in a stock that is non-negative (declared so, or never negative
+    in the base run)."""
+    info = sim.info
+    scenario = load_scenario(info.path)
+    times = sim.time_settings(scenario)
+    constants = {v.name: v.default for v in info.variables.values() if v.is_constant}
+    base = sim.run_frame(dict(constants), times)
+    stocks = [v for v in info.variables.values() if v.kind == "stock"]
+    nonneg = {canonical(v.name) for v in stocks if v.non_negative}
+    for v in stocks:
+        col = next((c for c in base.columns if canonical(str(c)) == canonical(v.name)), None)
+        if col is not None and (base[col].to_numpy(float) >= 0).all():
+            nonneg.add(canonical(v.name))
+    cases = [(f"'{name}' = {bound:g}", {**constants, name: bound}, None)
+             for name, var in ((n, info.variables[n]) for n in constants) if var.range
+             for bound in var.range]
+    cases.append(("every stock starting at 0", dict(constants), {v.name: 0.0 for v in stocks}))
+    if progress:
+        progress(f"{info.path.name}: extreme conditions, {len(cases)} runs")
+    failures = 0
+    for label, params, initial in cases:
+        try:
+            frame = sim.run_frame(params, times, initial=initial)
+        except UnsupportedFeature as exc:
+            out.add("extreme", "fail", f"{label}: the run failed ({exc})")
+            failures += 1
+            continue
+        nonfinite, negative = _bad_values(frame, nonneg)
+        if nonfinite:
+            out.add("extreme", "fail", f"{label}: NaN or infinity in {_listing(nonfinite)}", nonfinite)
+        if negative:
+            out.add("extreme", "fail", f"{label}: negative values in {_listing(negative)}", negative)
+        failures += bool(nonfinite or negative)
+    if not failures:
+        out.add("extreme", "pass", f"{len(cases)} extreme runs: no NaN, infinity or negative stock")
+
+
+def key_outputs(info: ModelInfo) -> list[str]:
+    """The outputs the shipped scenarios of this model report; the stocks if none does."""
+    names: list[str] = []
+    for path in shipped_scenarios():
+        try:
+            scenario = load_scenario(path)
+        except SdvagError:
+            continue
+        if Path(scenario.model).resolve() == info.path.resolve():
+            names += [n for n in scenario.outputs if n not in names]
+    return names or default_outputs(info)
+
+
+def integration_error(sim: Simulator, outputs: list[str] | None = None) -> dict[str, float]:
+    """Relative change of each output at the final time when dt is halved."""
+    info = sim.info
+    times = sim.time_settings(load_scenario(info.path))
+    outputs = outputs or key_outputs(info)
+    constants = {v.name: v.default for v in info.variables.values() if v.is_constant}
+    coarse = sim.run_frame(dict(constants), times, columns=outputs)
+    fine = sim.run_frame(dict(constants), {**times, "dt": times["dt"] / 2}, columns=outputs)
+    changes = {}
+    for name in outputs:
+        a, b = float(coarse[name].iloc[-1]), float(fine[name].iloc[-1])
+        changes[name] = abs(a - b) / abs(b) if b != 0 else abs(a - b)
+    return changes
+
+
+def check_integration(sim: Simulator, out: _Findings, tolerance: float = INTEGRATION_TOLERANCE) -> None:
+    changes = integration_error(sim)
+    worst = {k: v for k, v in changes.items() if not v < tolerance}
+    if worst:
+        out.add("integration", "fail", "halving dt changes the final " + ", ".join(
+            f"'{k}' by {v:.2%}" for k, v in sorted(worst.items(), key=lambda kv: -kv[1])[:6])
+            + f" (tolerance {tolerance:.0%})", list(worst))
+    else:
+        top = max(changes.items(), key=lambda kv: kv[1]) if changes else ("", 0.0)
+        out.add("integration", "pass", f"halving dt changes the final key outputs by at most "
+                                       f"{top[1]:.3%} ('{top[0]}')")
+
+
+def engine_differences(sim: Simulator) -> dict[str, float]:
+    """Largest relative difference of every variable between PySD and Simlin."""
+    try:
+        import simlin
+    except ImportError:
+        raise SdvagError("the engine check needs the engine extra: pip install 'sdvag[engine]'") from None
+    info = sim.info
+    times = sim.time_settings(load_scenario(info.path))
+    ours = sim.run_frame({}, times)
+    theirs = simlin.load(str(info.path)).run().results
+    by_key = {canonical(str(c)): c for c in theirs.columns}
+    t_ours = np.round(ours.index.to_numpy(float), 9)
+    t_theirs = np.round(theirs.index.to_numpy(float), 9)
+    common, i_ours, i_theirs = np.intersect1d(t_ours, t_theirs, return_indices=True)
+    if common.size == 0:
+        raise SdvagError(f"{info.path}: the two engines share no time point")
+    diffs = {}
+    for var in info.variables.values():
+        if var.kind == "gf":
+            continue
+        col = next((c for c in ours.columns if canonical(str(c)) == canonical(var.name)), None)
+        other = by_key.get(canonical(var.name))
+        if col is None or other is None:
+            continue
+        a = ours[col].to_numpy(float)[i_ours]
+        b = theirs[other].to_numpy(float)[i_theirs]
+        scale = max(np.nanmax(np.abs(b)) if b.size else 0.0, 1e-12)
+        diffs[var.name] = float(np.nanmax(np.abs(a - b)) / scale)
+    return diffs
+
+
+def check_engine(sim: Simulator, out: _Findings) -> None:
+    try:
+        diffs = engine_differences(sim)
+    except SdvagError as exc:
+        out.add("engine", "warn", str(exc))
+        return
+    except Exception as exc:  # the other engine cannot read or run the model
+        out.add("engine", "fail", f"Simlin could not run the model: {type(exc).__name__}: {exc}")
+        return
+    bad = {k: v for k, v in diffs.items() if not v <= ENGINE_TOLERANCE}
+    if bad:
+        out.add("engine", "fail", "PySD and Simlin differ on " + ", ".join(
+            f"'{k}' ({v:.2e})" for k, v in sorted(bad.items(), key=lambda kv: -kv[1])[:6]), list(bad))
+    elif not diffs:
+        out.add("engine", "fail", "no variable in common between PySD and Simlin")
+    else:
+        out.add("engine", "pass", f"PySD and Simlin agree on {len(diffs)} variables "
+                                  f"(largest relative difference {max(diffs.values()):.1e})")
+
+
+def check(model: str | Path, schema: str | Path | None = None, engine: bool = False,
+          only=None, progress=None) -> list[Finding]:
+    """Every check of one model file; `only` restricts them to a subset of CHECKS."""
+    info = read_model(model)
+    out = _Findings(info.path.name)
+    wanted = set(only or CHECKS) - ({"engine"} if not engine and not only else set())
+    unknown = wanted - set(CHECKS)
+    if unknown:
+        raise SdvagError(f"unknown check {sorted(unknown)[0]!r} (checks: {', '.join(CHECKS)})")
+    problems = unsupported(info)
+    if "support" in wanted:
+        for feature, variable in problems:
+            out.add("support", "fail", f"cannot simulate {feature}" + (f" in '{variable}'" if variable else ""),
+                    [variable] if variable else [])
+        if not problems:
+            out.add("support", "pass", "every feature is one PySD simulates correctly")
+    if "schema" in wanted and schema:
+        check_schema(info, schema, out)
+    static = {"structure": check_structure, "diagram": check_diagram,
+              "documentation": check_documentation, "units": check_unit_consistency}
+    for name, fn in static.items():
+        if name in wanted:
+            fn(info, out)
+    dynamic = [c for c in ("extreme", "integration", "engine") if c in wanted]
+    if dynamic and not problems:
+        try:
+            sim = Simulator.for_model(info.path)
+        except SdvagError as exc:
+            out.add("support", "fail", str(exc))
+            return list(out)
+        if "extreme" in wanted:
+            check_extremes(sim, out, progress)
+        if "integration" in wanted:
+            check_integration(sim, out)
+        if "engine" in wanted:
+            check_engine(sim, out)
+    return list(out)
+
+
+def check_targets(target: str, schema=None, engine=False, progress=None) -> list[Finding]:
+    """`check` on a model file, or on every shipped model for `all`."""
+    models = shipped_models() if target == "all" else [Path(target)]
+    if not models:
+        raise SdvagError("no shipped models found")
+    findings = []
+    for path in models:
+        if progress:
+            progress(f"checking {path}")
+        findings += check(path, schema=schema, engine=engine, progress=progress)
+    return findings
+
+
+def format_findings(findings: list[Finding]) -> str:
+    lines = [f"{f.status.upper():4}  {f.model}  {f.check}: {f.message}" for f in findings]
+    counts = {s: sum(f.status == s for f in findings) for s in ("pass", "warn", "fail")}
+    lines.append(f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail")
+    return "\n".join(lines)
