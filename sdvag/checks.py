@@ -71,9 +71,16 @@ def check_schema(info: ModelInfo, xsd: str | Path, out: _Findings) -> None:
         return
     if valid:
         out.add("schema", "pass", f"valid against {Path(xsd).name}")
-    else:
-        errors = [f"line {e.line}: {e.message}" for e in schema.error_log][:3]
-        out.add("schema", "fail", f"{len(schema.error_log)} schema errors, first: " + "; ".join(errors))
+        return
+    spans = [(v.node.sourceline, max(d.sourceline or 0 for d in v.node.iter()) + 1, v.name)
+             for v in info.variables.values() if v.node is not None and v.node.sourceline]
+    errors, named = [], []
+    for error in list(schema.error_log)[:3]:
+        owner = [name for first, last, name in spans if first <= error.line <= last]
+        where = f" (in '{owner[-1]}')" if owner else ""
+        named += owner[-1:]
+        errors.append(f"line {error.line}{where}: {error.message}")
+    out.add("schema", "fail", f"{len(schema.error_log)} schema errors, first: " + "; ".join(errors), named)
 
 
 def check_structure(info: ModelInfo, out: _Findings) -> None:
@@ -85,7 +92,7 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
         if isinstance(node.tag, str) and local(node.tag) in ("stock", "flow", "aux", "gf"):
             key = canonical(node.get("name", ""))
             if key in seen:
-                duplicates.append(node.get("name", ""))
+                duplicates.append(f"{seen[key]}' / '{node.get('name', '')}")
             seen[key] = node.get("name", "")
     if duplicates:
         out.add("structure", "fail", f"names defined twice: {_listing(duplicates)}", duplicates)

@@ -102,7 +102,18 @@ class Simulator:
                 self._touched = frozenset({"<failed run>"})  # force a clean reload next time
                 raise UnsupportedFeature(
                     f"this model: PySD failed while simulating it ({type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else ''})", None, self.info.path) from None
+                    f"{str(exc).splitlines()[0] if str(exc) else ''})", self._failing_variable(exc),
+                    self.info.path) from None
+
+    def _failing_variable(self, exc: BaseException) -> str | None:
+        """The model variable whose equation raised: the innermost frame in the translated file."""
+        source, name = str(self.model.py_model_file), None
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == source:
+                name = tb.tb_frame.f_code.co_name
+            tb = tb.tb_next
+        return {py: real for real, py in self.model.namespace.items()}.get(name)
 
     def run(self, scenario: Scenario, columns: list[str] | None = None, progress: bool = False) -> xr.Dataset:
         times = self.time_settings(scenario)

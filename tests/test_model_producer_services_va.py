@@ -1,0 +1,132 @@
+"""Behaviour of models/producer_services_va.xmile (seed 000, Liu et al. 2020).
+
+Virtual agglomeration of producer services lowers the transaction cost of manufacturers'
+innovation and raises two internet knowledge spillovers; the paper's policy levers (digital
+transformation, network infrastructure, cheaper internet for manufacturers, talent) push
+manufacturing innovation up.
+"""
+import pathlib
+
+import numpy as np
+import pytest
+
+import sdvag
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCEN = ROOT / "scenarios"
+MODEL = ROOT / "models" / "producer_services_va.xmile"
+BASE = SCEN / "psva_baseline.toml"
+END = 2035.0
+POLICY_YEAR = 2020.0
+
+OUTPUTS = ["Virtual Agglomeration Degree", "Innovation Transaction Cost", "Patent Applications",
+           "Invention Share", "New Product Sales", "New Product Share Of Revenue"]
+
+
+@pytest.fixture(scope="module")
+def base():
+    return sdvag.run(BASE)
+
+
+def at(ds, var, year):
+    return float(ds[var].sel(time=year))
+
+
+def test_named_outputs_exist_with_data_units():
+    info = sdvag.read_model(MODEL)
+    units = {name: info.variables[name].units for name in OUTPUTS}
+    assert units["Patent Applications"].replace(" ", "") in ("piece/year", "pieces/year")
+    assert units["Invention Share"] == "percent"
+    assert units["New Product Share Of Revenue"] == "percent"
+    assert "hundred_million_yuan" in units["New Product Sales"]
+    for flow in ("First Spillover", "Second Spillover", "Patent Applications"):
+        assert info.variables[flow].kind == "flow"
+
+
+def test_baseline_has_the_order_of_magnitude_of_the_data(base):
+    # Observed values, data/series.csv of the shared material (seed 000 section 4.1.1 and the
+    # China Statistical Yearbooks): the baseline must be within a factor of two of each point.
+    observed = {
+        "Patent Applications": {2011: 386075, 2013: 560918, 2017: 817037},
+        "Invention Share": {2013: 36.57, 2017: 39.24},
+        "New Product Sales": {2013: 128500, 2017: 191600, 2018: 197094.06},
+        "New Product Share Of Revenue": {2013: 12.37, 2017: 16.91},
+    }
+    for var, points in observed.items():
+        for year, value in points.items():
+            ratio = at(base, var, float(year)) / value
+            assert 0.5 < ratio < 2.0, (var, year, ratio)
+    # and the data's direction 2013 -> 2017: every series rises
+    for var in observed:
+        assert at(base, var, 2017.0) > at(base, var, 2013.0), var
+
+
+def test_virtual_agglomeration_rises_and_transaction_cost_falls(base):
+    degree = base["Virtual Agglomeration Degree"].values
+    cost = base["Innovation Transaction Cost"].values
+    assert np.all(np.diff(degree) >= 0) and degree[-1] > 5 * degree[0]
+    assert np.all(np.diff(cost) <= 1e-12) and cost[-1] < 0.9 * cost[0]
+
+
+def test_counterfactual_without_virtual_agglomeration(base):
+    cf = sdvag.run(SCEN / "psva_no_virtual_agglomeration.toml")
+    assert at(cf, "Virtual Agglomeration Degree", END) < 0.2 * at(base, "Virtual Agglomeration Degree", END)
+    assert at(cf, "Patent Applications", END) < at(base, "Patent Applications", END)
+    assert at(cf, "New Product Sales", END) < at(base, "New Product Sales", END)
+    assert at(cf, "Innovation Transaction Cost", END) > at(base, "Innovation Transaction Cost", END)
+    # the gap opens as agglomeration grows: larger at the end than in 2010
+    gap = lambda year: at(base, "Patent Applications", year) / at(cf, "Patent Applications", year)
+    assert gap(END) > gap(2010.0) >= 1.0
+
+
+# (scenario, whether the lever acts through the transaction cost)
+LEVERS = [
+    ("psva_digital_transformation.toml", True),
+    ("psva_network_infrastructure.toml", True),
+    ("psva_internet_cost.toml", True),
+    ("psva_talent.toml", False),
+]
+
+
+@pytest.mark.parametrize("scenario,through_cost", LEVERS)
+def test_each_policy_lever_raises_innovation(base, scenario, through_cost):
+    pol = sdvag.run(SCEN / scenario)
+    # nothing changes before the policy year
+    before = base["time"] < POLICY_YEAR
+    np.testing.assert_allclose(pol["Patent Applications"].values[before],
+                               base["Patent Applications"].values[before], rtol=1e-9)
+    # afterwards: more patents, more new-product sales, a higher new-product share
+    for var in ("Patent Applications", "New Product Sales", "New Product Share Of Revenue", "Invention Share"):
+        assert at(pol, var, END) > at(base, var, END), var
+    if through_cost:
+        assert at(pol, "Innovation Transaction Cost", END) < at(base, "Innovation Transaction Cost", END)
+        assert at(pol, "Second Spillover", END) > at(base, "Second Spillover", END)
+    else:  # talent raises research productivity, not the use of online services
+        assert at(pol, "Innovation Transaction Cost", END) == pytest.approx(at(base, "Innovation Transaction Cost", END))
+
+
+def test_digital_transformation_and_infrastructure_act_through_agglomeration(base):
+    for scenario in ("psva_digital_transformation.toml", "psva_network_infrastructure.toml"):
+        pol = sdvag.run(SCEN / scenario)
+        assert at(pol, "Virtual Agglomeration Degree", END) > at(base, "Virtual Agglomeration Degree", END)
+        assert at(pol, "First Spillover", END) > at(base, "First Spillover", END)
+
+
+def test_spillovers_positive_and_rise_with_agglomeration(base):
+    degree = base["Virtual Agglomeration Degree"]
+    for flow in ("First Spillover", "Second Spillover"):
+        values = base[flow].values
+        assert np.all(values > 0), flow
+        # over time: every five-year step, agglomeration and the spillover rise together
+        years = np.arange(2005.0, END + 1, 5.0)
+        d = degree.sel(time=years).values
+        s = base[flow].sel(time=years).values
+        assert np.all(np.diff(d) > 0)
+        assert np.all(np.diff(s) > 0), (flow, s)
+    # across runs: a stronger agglomeration lever gives larger spillovers, a switched-off one smaller
+    strong = sdvag.run(BASE, set={"Virtual Agglomeration Scale": 1.5})
+    off = sdvag.run(BASE, set={"Virtual Agglomeration Scale": 0.0})
+    for year in (2010.0, 2015.0, 2020.0):
+        assert at(strong, "Virtual Agglomeration Degree", year) > at(base, "Virtual Agglomeration Degree", year)
+        for flow in ("First Spillover", "Second Spillover"):
+            assert at(strong, flow, year) > at(base, flow, year) > at(off, flow, year), (flow, year)
