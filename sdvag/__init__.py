@@ -12,5 +12,19 @@ from .simulate import Simulator, compare, run  # noqa: E402
 from .stages import stage_changes  # noqa: E402
 from .xmile import read_model  # noqa: E402
 
+
+def __getattr__(name):
+    """calibrate and sensitivity load scipy.optimize and scipy.stats: imported when first used,
+    so that `python -m sdvag run` starts quickly."""
+    if name == "calibrate":
+        from .calibration import calibrate
+        return calibrate
+    if name == "sensitivity":
+        from .sensitivity import sensitivity
+        return sensitivity
+    raise AttributeError(f"module 'sdvag' has no attribute {name!r}")
+
+
 __all__ = ["SdvagError", "UnsupportedFeature", "Scenario", "load_scenario", "Simulator",
-           "compare", "run", "stage_changes", "read_model", "__version__"]
+           "compare", "run", "stage_changes", "read_model", "calibrate", "sensitivity",
+           "__version__"]

@@ -22,7 +22,7 @@ from .errors import SdvagError, UnsupportedFeature
 from .support import ensure_supported
 from .xmile import ModelInfo, model_bytes, parse, standard_bytes
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"  # bump whenever standard_bytes changes what PySD is given
 
 
 def cache_root() -> Path:

@@ -101,3 +101,13 @@ def test_delay_is_a_pipeline_delay(tmp_path):
 def test_nth_order_builtins_equal_their_third_order_forms(tmp_path):
     for nth, third in (("SMTHN(TIME, 2, 3)", "SMTH3(TIME, 2)"), ("DELAYN(TIME, 2, 3)", "DELAY3(TIME, 2)")):
         np.testing.assert_allclose(_series(tmp_path, nth)[1], _series(tmp_path, third)[1], rtol=1e-12)
+
+
+def test_graphical_function_uses_its_x_points_even_with_an_x_scale(tmp_path):
+    # PySD alone would spread the y points evenly over the xscale, ignoring <xpts>
+    gf = ('<gf><xscale min="0" max="10"/><yscale min="0" max="2"/>'
+          '<xpts>0,1,10</xpts><ypts>0,1,2</ypts></gf>')
+    path = write_model(tmp_path / "gf.xmile", aux("X", "TIME", gf) + STOCK, dt=1)
+    ds = sdvag.run(path)
+    t = ds["time"].to_numpy()
+    np.testing.assert_allclose(ds["X"].to_numpy(), np.interp(t, [0, 1, 10], [0, 1, 2]))
