@@ -90,6 +90,9 @@ def atomic_write(path: Path):
     """A temporary path in the same folder, renamed to `path` once written completely."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file would be, not mkstemp's 0600
     try:
         yield Path(tmp)
         os.replace(tmp, path)
