@@ -197,8 +197,12 @@ def check_unit_consistency(info: ModelInfo, out: _Findings) -> None:
         out.add("units", "fail", f"'{issue.variable}': {issue.message}", [issue.variable])
     if undeclared:
         out.add("units", "fail", f"unit names not declared in <model_units>: {_listing(sorted(undeclared))}")
+    with_units = sum(bool(v.units.strip()) for v in info.variables.values())
     if not issues and not undeclared:
-        out.add("units", "pass", "every equation dimensionally consistent")
+        if with_units:
+            out.add("units", "pass", f"every equation dimensionally consistent ({with_units} variables with units)")
+        else:
+            out.add("units", "warn", "no variable declares units: nothing to check")
 
 
 def _bad_values(frame, stocks_nonneg: set[str]) -> tuple[list[str], list[str]]:

@@ -94,7 +94,7 @@ def cmd_data(args) -> None:
 
 
 def cmd_calibrate(args) -> None:
-    from .calibrate import calibrate_file
+    from .calibration import calibrate_file
     result = calibrate_file(args.spec, method=args.method, seed=args.seed, out=args.out,
                             workers=args.workers, progress=_say)
     print(result.summary())

@@ -22,7 +22,7 @@ def series_statistics(model, data) -> dict[str, float]:
     """R-squared, MAPE (percent), RMSE and Theil shares of model values against data values.
 
     R-squared is 1 - SSE/SST (NaN with fewer than two distinct data values); the Theil shares
-    add up to 1 (NaN when the fit is exact).
+    add up to 1 (NaN when the fit is exact to rounding).
     """
     m, d = np.asarray(model, dtype=float), np.asarray(data, dtype=float)
     err = m - d
@@ -38,8 +38,9 @@ def series_statistics(model, data) -> dict[str, float]:
     sm, sd = m.std(), d.std()
     cov = float(np.mean((m - m.mean()) * (d - d.mean())))
     parts = [(m.mean() - d.mean()) ** 2, (sm - sd) ** 2, 2 * (sm * sd - cov)]
+    exact = mse <= (1e-9 * float(np.mean(np.abs(d)))) ** 2  # rounding noise, no shares to split
     for key, part in zip(("theil_bias", "theil_variance", "theil_covariance"), parts):
-        out[key] = float(part / mse) if mse > 0 else float("nan")
+        out[key] = float("nan") if exact else float(part / mse)
     return out
 
 

@@ -16,7 +16,7 @@ from .errors import SdvagError
 from .xmile import XMILE_SUFFIXES, ModelInfo, Variable, read_model
 
 TOP_KEYS = ("model", "title", "description", "extends", "outputs", "sim", "constants",
-            "graphical", "inputs", "policies")
+            "graphical", "inputs", "policies", "calibration")  # calibration: a record, not run
 SIM_KEYS = ("start", "stop", "dt", "save_step")
 POLICY_KINDS = ("step", "ramp")
 

@@ -120,3 +120,14 @@ def test_check_on_unsupported_model_reports_instead_of_crashing(tmp_path):
     proc = cli("check", path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "support: cannot simulate the builtin PREVIOUS() in 'Exit'" in proc.stdout
+
+
+PUBLIC = sorted([*SHARED.glob("test-models/**/*.xmile"), *SHARED.glob("test-models/**/*.stmx")])
+
+
+@pytest.mark.skipif(not PUBLIC, reason="the public XMILE test models are in ../shared (absent here)")
+def test_check_runs_on_every_public_test_model_without_crashing():
+    for path in PUBLIC:
+        findings = check(path, schema=SCHEMA)
+        assert {f.check for f in findings} >= {"support", "structure", "documentation"}, path
+        assert all(f.status in ("pass", "warn", "fail") and f.message for f in findings), path
