@@ -15,12 +15,13 @@ from .xmile import read_model  # noqa: E402
 
 def __getattr__(name):
     """calibrate and sensitivity load scipy.optimize and scipy.stats: imported when first used,
-    so that `python -m sdvag run` starts quickly."""
+    so that `python -m sdvag run` starts quickly. (Their modules are named differently from
+    the functions, so that importing a module never hides a function.)"""
     if name == "calibrate":
         from .calibration import calibrate
         return calibrate
     if name == "sensitivity":
-        from .sensitivity import sensitivity
+        from .sensitivity_analysis import sensitivity
         return sensitivity
     raise AttributeError(f"module 'sdvag' has no attribute {name!r}")
 

@@ -101,7 +101,7 @@ def cmd_calibrate(args) -> None:
 
 
 def cmd_sensitivity(args) -> None:
-    from .sensitivity import sensitivity_file
+    from .sensitivity_analysis import sensitivity_file
     result = sensitivity_file(args.spec, out=args.out, workers=args.workers,
                               scheduler=args.scheduler, progress=_say)
     print(result.summary())
