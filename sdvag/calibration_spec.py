@@ -8,7 +8,6 @@ reported on a line of its own, as for scenarios.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pandas as pd
 
 from . import data as observed
 from .errors import SdvagError
-from .scenario import Scenario, ScenarioError, load_scenario, suggest
+from .scenario import Scenario, ScenarioError, load_scenario, read_toml, suggest
 from .xmile import XMILE_SUFFIXES, Variable, read_model
 
 SPEC_KEYS = ("scenario", "name", "title", "description", "data", "method", "seed", "loss",
@@ -109,7 +108,7 @@ def unit_problem(var: Variable, series_unit: str, factor: float) -> str | None:
     return None
 
 
-class _Checker:
+class Checker:
     def __init__(self, source: str):
         self.source, self.problems = source, []
 
@@ -132,7 +131,7 @@ class _Checker:
         return value
 
 
-def _series_frame(raw, base: Path, ck: _Checker) -> tuple[pd.DataFrame | None, Path | None]:
+def _series_frame(raw, base: Path, ck: Checker) -> tuple[pd.DataFrame | None, Path | None]:
     if raw is None:
         return observed.load(), None
     if isinstance(raw, pd.DataFrame):
@@ -148,7 +147,7 @@ def _series_frame(raw, base: Path, ck: _Checker) -> tuple[pd.DataFrame | None, P
         return None, None
 
 
-def _start_scenario(raw, base: Path, ck: _Checker) -> Scenario | None:
+def _start_scenario(raw, base: Path, ck: Checker) -> Scenario | None:
     if isinstance(raw, Scenario):
         return raw
     if not isinstance(raw, (str, Path)):
@@ -167,7 +166,7 @@ def _start_scenario(raw, base: Path, ck: _Checker) -> Scenario | None:
 
 def parse_spec(table: dict, base: Path, source: str, path: Path | None = None) -> CalibrationSpec:
     """A checked specification from a TOML table; relative paths are relative to `base`."""
-    ck = _Checker(source)
+    ck = Checker(source)
     for key in table:
         if key not in SPEC_KEYS:
             ck.fail(key, f"unknown key{suggest(key, SPEC_KEYS)}")
@@ -210,7 +209,7 @@ def parse_spec(table: dict, base: Path, source: str, path: Path | None = None) -
         options=dict(options), skipped=skipped)
 
 
-def _parameters(ck: _Checker, raw, info, scenario: Scenario) -> list[Parameter]:
+def _parameters(ck: Checker, raw, info, scenario: Scenario) -> list[Parameter]:
     found, seen = [], set()
     for i, item in enumerate(ck.tables("parameters", raw)):
         key = f"parameters[{i}]"
@@ -252,7 +251,7 @@ def _parameters(ck: _Checker, raw, info, scenario: Scenario) -> list[Parameter]:
     return found
 
 
-def _targets(ck: _Checker, raw, info, scenario: Scenario, frame) -> tuple[list[Target], list[str]]:
+def _targets(ck: Checker, raw, info, scenario: Scenario, frame) -> tuple[list[Target], list[str]]:
     times = {"start": info.sim.start, "stop": info.sim.stop, **scenario.sim}
     found, skipped = [], []
     for i, item in enumerate(ck.tables("targets", raw)):
@@ -294,12 +293,7 @@ def _targets(ck: _Checker, raw, info, scenario: Scenario, frame) -> tuple[list[T
 def load_spec(path: str | Path) -> CalibrationSpec:
     """A checked specification from a TOML file."""
     path = Path(path)
-    if not path.is_file():
-        raise SdvagError(f"{path}: calibration specification not found")
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SdvagError(f"{path}: not valid TOML ({exc})") from None
+    table = read_toml(path, "calibration specification")
     return parse_spec(table, path.resolve().parent, str(path), path.resolve())
 
 

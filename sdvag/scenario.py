@@ -74,18 +74,24 @@ def suggest(name: str, candidates) -> str:
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
 
 
+def read_toml(path: Path, what: str) -> dict:
+    """A TOML file's table, or one clear error naming the file (used for every TOML sdvag reads)."""
+    if not path.is_file():
+        raise ScenarioError([f"{path}: {what} not found"])
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"{path}: not valid TOML ({exc})"]) from None
+
+
 def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
     """The file's table with `extends` resolved and relative paths made absolute."""
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError([f"{chain[-1]}: extends: circular extends ({cycle})"])
-    if not path.is_file():
-        where = f"{chain[-1]}: extends: " if chain else ""
-        raise ScenarioError([f"{where}{path}: scenario file not found"])
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"{path}: not valid TOML ({exc})"]) from None
+    if chain and not path.is_file():
+        raise ScenarioError([f"{chain[-1]}: extends: {path}: scenario file not found"])
+    table = read_toml(path, "scenario file")
     for key in ("model", "extends"):
         if isinstance(table.get(key), str):
             table[key] = str((path.parent / table[key]).resolve())
@@ -111,7 +117,7 @@ def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
     return merged
 
 
-class _Checker:
+class Checker:
     """Collects problems while turning a raw table into a Scenario."""
 
     def __init__(self, source: str, info: ModelInfo):
@@ -156,7 +162,7 @@ class _Checker:
         return value
 
 
-def _series(ck: _Checker, key: str, spec) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+def _series(ck: Checker, key: str, spec) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
     """Time points and values of an input: inline `points` or a `csv` file."""
     spec = ck.table(key, spec)
     if "points" in spec:
@@ -207,7 +213,7 @@ def _series(ck: _Checker, key: str, spec) -> tuple[tuple[float, ...], tuple[floa
 
 
 def _check(raw: dict, info: ModelInfo, source: str) -> Scenario:
-    ck = _Checker(source, info)
+    ck = Checker(source, info)
     for key in raw:
         if key not in TOP_KEYS and key != "__file__":
             ck.fail(key, f"unknown key{suggest(key, TOP_KEYS)}")

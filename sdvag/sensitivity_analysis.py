@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from scipy.stats import qmc
 from . import report
 from .ensemble import run_ensemble
 from .errors import SdvagError
-from .scenario import Scenario, _Checker, load_scenario, suggest
+from .scenario import Checker, Scenario, load_scenario, read_toml, suggest
 from .simulate import Simulator, default_outputs
 
 SPEC_KEYS = ("scenario", "title", "description", "parameters", "samples", "design", "seed",
@@ -93,7 +92,7 @@ class SensitivitySpec:
                 "confidence": self.confidence}
 
 
-def _parameter(ck: _Checker, scenario: Scenario, name, table) -> Parameter | None:
+def _parameter(ck: Checker, scenario: Scenario, name, table) -> Parameter | None:
     key = f'parameters."{name}"'
     var = ck.variable(key, name, "constant")
     table = ck.table(key, table)
@@ -150,7 +149,7 @@ def _check_spec(raw: dict, source: str, path: Path | None = None) -> Sensitivity
     else:
         raise SdvagError(f"{source}: scenario: missing: name a scenario (.toml) or a model file")
     sim = Simulator.for_model(scenario.model)
-    ck = _Checker(source, sim.info)
+    ck = Checker(source, sim.info)
     for key in raw:
         if key not in SPEC_KEYS:
             ck.fail(key, f"unknown key{suggest(key, SPEC_KEYS)}")
@@ -214,12 +213,7 @@ def _check_spec(raw: dict, source: str, path: Path | None = None) -> Sensitivity
 def load_spec(path: str | Path) -> SensitivitySpec:
     """A checked SensitivitySpec from a TOML file (paths in it are relative to the file)."""
     path = Path(path)
-    if not path.is_file():
-        raise SdvagError(f"{path}: sensitivity specification not found")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SdvagError(f"{path}: not valid TOML ({exc})") from None
+    raw = read_toml(path, "sensitivity specification")
     if isinstance(raw.get("scenario"), str):
         target = (path.parent / raw["scenario"]).resolve()
         if not target.is_file():
