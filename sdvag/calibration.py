@@ -31,7 +31,7 @@ from scipy.stats import qmc
 from .calibration_spec import CalibrationSpec, Target, as_spec, load_spec
 from .errors import SdvagError
 from .fitstats import series_statistics, uncertainty
-from .report import _fmt, _table, atomic_write
+from .report import format_number, text_table, atomic_write
 from .scenario import Scenario
 from .simulate import Simulator
 
@@ -201,15 +201,15 @@ class CalibrationResult:
         head = (f"calibration {self.spec.name}: {self.method}"
                 f"{'' if self.seed is None else f' (seed {self.seed})'}, {self.nruns} model runs, "
                 f"payoff {self.payoff:.6g}; {'success' if self.success else 'FAILED'}: {self.message}")
-        prows = [[p.name, _fmt(p.value), f"[{_fmt(p.ci_low)}, {_fmt(p.ci_high)}]",
-                  f"[{_fmt(p.low)}, {_fmt(p.high)}]", _fmt(p.start), "at bound" if p.at_bound else ""]
+        prows = [[p.name, format_number(p.value), f"[{format_number(p.ci_low)}, {format_number(p.ci_high)}]",
+                  f"[{format_number(p.low)}, {format_number(p.high)}]", format_number(p.start), "at bound" if p.at_bound else ""]
                  for p in self.parameters]
-        srows = [[f"{s['series']} ({s['variable']} x {s['factor']:g})", str(s["n"]), _fmt(s["r_squared"]),
-                  _fmt(s["mape"]), _fmt(s["theil_bias"]), _fmt(s["theil_variance"]), _fmt(s["theil_covariance"])]
+        srows = [[f"{s['series']} ({s['variable']} x {s['factor']:g})", str(s["n"]), format_number(s["r_squared"]),
+                  format_number(s["mape"]), format_number(s["theil_bias"]), format_number(s["theil_variance"]), format_number(s["theil_covariance"])]
                  for s in self.statistics]
         parts = [head, "",
-                 _table(["parameter", "fitted", "95% interval", "bounds", "start", ""], prows), "",
-                 _table(["series (model variable x factor)", "n", "R2", "MAPE %", "U_bias", "U_var", "U_cov"], srows)]
+                 text_table(["parameter", "fitted", "95% interval", "bounds", "start", ""], prows), "",
+                 text_table(["series (model variable x factor)", "n", "R2", "MAPE %", "U_bias", "U_var", "U_cov"], srows)]
         parts += ["", *(f"warning: {w}" for w in self.warnings)] if self.warnings else []
         return "\n".join(parts)
 
@@ -306,7 +306,7 @@ def _result(spec, payoff: Payoff, u, method, seed, runs, success, message, say) 
                            float(unc.ci_low[i]), float(unc.ci_high[i]))
               for i, p in enumerate(spec.parameters)]
     warnings = list(spec.skipped) + unc.warnings
-    warnings += [f"{p.name}: at its bound {_fmt(p.value)}; the interval assumes an interior optimum"
+    warnings += [f"{p.name}: at its bound {format_number(p.value)}; the interval assumes an interior optimum"
                  for p in params if p.at_bound]
     scenario = payoff.scenario_at(u)
     run = Simulator.for_model(scenario.model).run(scenario)

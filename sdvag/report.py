@@ -36,7 +36,7 @@ def report_years(times: np.ndarray, count: int = 5) -> list[float]:
     return [float(times[i]) for i in sorted(set(picks))]
 
 
-def _fmt(value: float) -> str:
+def format_number(value: float) -> str:
     if not np.isfinite(value):
         return str(value)
     if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
@@ -44,7 +44,7 @@ def _fmt(value: float) -> str:
     return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def text_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
                                    for i, (c, w) in enumerate(zip(cells, widths)))
@@ -63,8 +63,8 @@ def summary(ds: xr.Dataset) -> str:
         for run_name, run in _runs(ds):
             values = run[name].sel(time=years, method="nearest").to_numpy()
             first = label if "scenario" not in ds.dims else f"{label} / {run_name}"
-            rows.append([first, *(_fmt(v) for v in values)])
-    parts = [_table(header, rows)] if rows else []
+            rows.append([first, *(format_number(v) for v in values)])
+    parts = [text_table(header, rows)] if rows else []
     if STAGE_VARIABLE in ds:
         for run_name, run in _runs(ds):
             changes = stage_changes(run)

@@ -312,18 +312,18 @@ class SensitivityResult:
 
     def summary(self) -> str:
         """Percentile bands at the years of interest, then the ranking of the parameters."""
-        spec, fmt = self.spec, report._fmt
+        spec, fmt = self.spec, report.format_number
         runs = self.data.sizes["run"]
         parts = [f"{spec.title or spec.scenario.name}: {runs} runs, {spec.design} design, "
                  f"{len(spec.parameters)} parameters, seed {spec.seed}"]
         bands = self.bands().sel(time=spec.years, method="nearest")
         rows = [[f"{o} / {y:g}", *(fmt(float(bands[o].sel(percentile=p).isel(time=i))) for p in PERCENTILES)]
                 for o in spec.outputs for i, y in enumerate(spec.years)]
-        parts.append(report._table(["output / year", *(f"p{p}" for p in PERCENTILES)], rows))
+        parts.append(report.text_table(["output / year", *(f"p{p}" for p in PERCENTILES)], rows))
         ranking = self.ranking()
         if ranking:
             level = f"{spec.confidence:.0%}"
-            parts.append(report._table(
+            parts.append(report.text_table(
                 ["parameter", "rank", f"total [{level} CI]", f"first order [{level} CI]", "largest for"],
                 [[r["parameter"], str(i + 1),
                   f"{r['total_order']:.3f} [{r['total_order_low']:.3f}, {r['total_order_high']:.3f}]",
