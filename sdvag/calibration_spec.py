@@ -15,7 +15,8 @@ import pandas as pd
 
 from . import data as observed
 from .errors import SdvagError
-from .scenario import Scenario, ScenarioError, load_scenario, read_toml, suggest
+from .scenario import Checker, Scenario, ScenarioError, load_scenario, read_toml, suggest
+from .units import DIMENSIONLESS_NAMES
 from .xmile import XMILE_SUFFIXES, Variable, read_model
 
 SPEC_KEYS = ("scenario", "name", "title", "description", "data", "method", "seed", "loss",
@@ -24,7 +25,6 @@ METHODS = ("local", "global", "multistart")
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
 OPTION_KEYS = ("max_runs", "maxiter", "popsize", "starts", "tol")
 PERCENT_UNITS = {"percent", "%", "percentage", "pct"}
-DIMENSIONLESS_UNITS = {"dmnl", "dimensionless", "unitless", "1", "", "fraction", "share", "ratio"}
 
 
 class SpecError(ScenarioError):
@@ -80,7 +80,7 @@ def unit_kind(units: str) -> str:
     text = " ".join(units.lower().split())
     if text in PERCENT_UNITS:
         return "percent"
-    return "dimensionless" if text in DIMENSIONLESS_UNITS else "dimensioned"
+    return "dimensionless" if text in DIMENSIONLESS_NAMES else "dimensioned"
 
 
 def unit_problem(var: Variable, series_unit: str, factor: float) -> str | None:
@@ -106,29 +106,6 @@ def unit_problem(var: Variable, series_unit: str, factor: float) -> str | None:
             return (f"factor {factor:g} converts {shown} ({have}) to {series_unit} ({want}) "
                     f"wrongly: it must be {needed:g}")
     return None
-
-
-class Checker:
-    def __init__(self, source: str):
-        self.source, self.problems = source, []
-
-    def fail(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.source}: {key}: {message}")
-
-    def number(self, key: str, value, positive=False) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.fail(key, f"expected a finite number, got {value!r}")
-            return None
-        if positive and value <= 0:
-            self.fail(key, f"must be positive, got {value:g}")
-            return None
-        return float(value)
-
-    def tables(self, key: str, value) -> list[dict]:
-        if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
-            self.fail(key, f"expected one or more [[{key}]] tables")
-            return []
-        return value
 
 
 def _series_frame(raw, base: Path, ck: Checker) -> tuple[pd.DataFrame | None, Path | None]:
@@ -196,7 +173,7 @@ def parse_spec(table: dict, base: Path, source: str, path: Path | None = None) -
             ck.fail(key, f"expected a string, got {table[key]!r}")
     if scenario is None:
         raise SpecError(ck.problems)
-    info = read_model(scenario.model)
+    info = ck.info = read_model(scenario.model)
     parameters = _parameters(ck, table.get("parameters"), info, scenario)
     targets, skipped = _targets(ck, table.get("targets"), info, scenario, frame)
     if ck.problems:
@@ -216,11 +193,8 @@ def _parameters(ck: Checker, raw, info, scenario: Scenario) -> list[Parameter]:
         for k in item:
             if k not in ("name", "min", "max"):
                 ck.fail(f"{key}.{k}", f"unknown key{suggest(k, ('name', 'min', 'max'))}")
-        name = item.get("name")
-        var = info.find(name) if isinstance(name, str) else None
+        var = ck.variable(f"{key}.name", item.get("name"), "any")
         if var is None:
-            ck.fail(f"{key}.name", f"unknown variable {name!r} in {info.path.name}"
-                                   f"{suggest(str(name), info.variables)}")
             continue
         if var.role != "constant":
             ck.fail(f"{key}.name", f"{var.name!r} is a {var.role}; only constants can be fitted")
@@ -262,10 +236,7 @@ def _targets(ck: Checker, raw, info, scenario: Scenario, frame) -> tuple[list[Ta
         name, variable = item.get("series"), item.get("variable")
         factor = ck.number(f"{key}.factor", item.get("factor", 1.0), positive=True)
         weight = ck.number(f"{key}.weight", item.get("weight", 1.0), positive=True)
-        var = info.find(variable) if isinstance(variable, str) else None
-        if var is None:
-            ck.fail(f"{key}.variable", f"unknown variable {variable!r} in {info.path.name}"
-                                       f"{suggest(str(variable), info.variables)}")
+        var = ck.variable(f"{key}.variable", variable, "any")
         rows = frame[frame["series"] == name] if frame is not None and isinstance(name, str) else None
         if frame is not None and (rows is None or rows.empty):
             ck.fail(f"{key}.series", f"unknown series {name!r}{suggest(str(name), frame['series'].unique())}")

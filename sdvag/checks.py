@@ -7,25 +7,29 @@ act on them and the CLI can print them.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import xarray as xr
 
 from .errors import SdvagError, UnsupportedFeature
-from .scenario import load_scenario
+from .scenario import Scenario, load_scenario
 from .shipped import shipped_models, shipped_scenarios
-from .simulate import Simulator, default_outputs
+from .simulate import Simulator, default_outputs, to_dataset
 from .support import BUILTINS, KEYWORDS, references, unsupported
 from .units import check_units
-from .xmile import ModelInfo, canonical, child, children, local, read_model, text
+from .views import connectors, inside, read_view
+from .xmile import ModelInfo, canonical, child, local, read_model
 
 CHECKS = ("support", "schema", "structure", "diagram", "documentation", "units", "extreme",
           "integration", "engine")
 INTEGRATION_TOLERANCE = 0.01
 ENGINE_TOLERANCE = 1e-6
-STOCK_SIZE = (45.0, 35.0)  # Stella's default stock rectangle, when a view gives none
+FLOW_END_SLACK = 6.0  # how far outside its stock's outline a pipe may end and still be attached
 
 
 @dataclass(frozen=True)
@@ -119,65 +123,38 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
         out.add("structure", "pass", f"{len(info.variables)} variables, names unique and defined")
 
 
-def _view_elements(info: ModelInfo):
-    """The stock-and-flow view's elements by canonical name, and its connectors as pairs."""
-    elements, connectors = {}, set()
-    views = child(info.model, "views")
-    for view in children(views, "view") if views is not None else []:
-        if view.get("type", "stock_flow") != "stock_flow":
-            continue
-        for node in view.iter():
-            if not isinstance(node.tag, str):
-                continue
-            tag = local(node.tag)
-            if tag in ("stock", "flow", "aux") and node.get("name"):
-                elements[canonical(node.get("name"))] = node
-            elif tag == "connector":
-                connectors.add((canonical(text(node, "from")), canonical(text(node, "to"))))
-    return elements, connectors
-
-
-def _inside(point, stock_node, margin: float = 6.0) -> bool:
-    x, y = float(stock_node.get("x", "nan")), float(stock_node.get("y", "nan"))
-    w = float(stock_node.get("width", STOCK_SIZE[0]))
-    h = float(stock_node.get("height", STOCK_SIZE[1]))
-    return abs(point[0] - x) <= w / 2 + margin and abs(point[1] - y) <= h / 2 + margin
-
-
 def check_diagram(info: ModelInfo, out: _Findings) -> None:
     """Every variable placed, flows drawn from and to their stocks, a connector per dependency."""
-    elements, connectors = _view_elements(info)
-    if not elements:
+    try:
+        view, shapes, by_uid, named = read_view(info)
+    except SdvagError:
         out.add("diagram", "fail", "no stock-and-flow diagram in <views>")
         return
-    placed = [v.name for v in info.variables.values() if v.kind != "gf"
-              and not (canonical(v.name) in elements and elements[canonical(v.name)].get("x") is not None
-                       and elements[canonical(v.name)].get("y") is not None)]
+    placed = [v.name for v in info.variables.values() if v.kind != "gf" and canonical(v.name) not in named]
     if placed:
         out.add("diagram", "fail", f"variables with no positioned view element: {_listing(placed)}", placed)
     detached = []
     for stock in (v for v in info.variables.values() if v.kind == "stock"):
-        box = elements.get(canonical(stock.name))
+        box = named.get(canonical(stock.name))
         for flow, end in [(f, -1) for f in stock.inflows] + [(f, 0) for f in stock.outflows]:
-            node = elements.get(canonical(flow))
-            pts = node.find("{*}pts") if node is not None else None
-            points = [(float(p.get("x")), float(p.get("y"))) for p in pts] if pts is not None else []
-            if box is None or not points or not _inside(points[end], box):
+            pipe = named.get(canonical(flow))
+            if box is None or pipe is None or not pipe.pts or not inside(pipe.pts[end], box.box, FLOW_END_SLACK):
                 detached.append(f"{flow} -> {stock.name}" if end == -1 else f"{stock.name} -> {flow}")
     if detached:
         out.add("diagram", "fail", f"flows not drawn to or from their stock: {_listing(detached)}", detached)
+    drawn = {(canonical(a.name), canonical(b.name)) for a, b, _ in connectors(view, named, by_uid)}
     missing = []
     for var in info.variables.values():
         if var.kind == "stock":
             continue  # a stock's equation is its initial value, not drawn as connectors
         for name, _ in references(var.equation):
-            if info.find(name) is not None and (name, canonical(var.name)) not in connectors:
+            if info.find(name) is not None and (name, canonical(var.name)) not in drawn:
                 missing.append(f"{info.find(name).name} -> {var.name}")
     missing = sorted(set(missing))
     if missing:
         out.add("diagram", "fail", f"dependencies with no connector: {_listing(missing)}", missing)
     if not placed and not detached and not missing:
-        out.add("diagram", "pass", f"{len(elements)} elements placed, {len(connectors)} connectors")
+        out.add("diagram", "pass", f"{len(shapes)} elements placed, {len(drawn)} connectors")
 
 
 def check_documentation(info: ModelInfo, out: _Findings) -> None:
@@ -205,45 +182,45 @@ def check_unit_consistency(info: ModelInfo, out: _Findings) -> None:
             out.add("units", "warn", "no variable declares units: nothing to check")
 
 
-def _bad_values(frame, stocks_nonneg: set[str]) -> tuple[list[str], list[str]]:
-    """Variables that are NaN or infinite, and non-negative stocks that went negative."""
-    values = frame.apply(lambda c: c.astype(float) if c.dtype != object else c)
-    nonfinite = [str(c) for c in values.columns if not np.isfinite(values[c].to_numpy(float)).all()]
-    negative = [str(c) for c in values.columns
-                if canonical(str(c)) in stocks_nonneg and (values[c].to_numpy(float) < -1e-9).any()]
-    return nonfinite, negative
+def _run(sim: Simulator, scenario: Scenario, params: dict, times: dict, initial=None,
+         columns=None) -> xr.Dataset:
+    """One run of the model with these changes, its variables named as in the model."""
+    frame = sim.run_frame(params, times, columns, initial=initial)
+    return to_dataset(frame, sim.info, scenario, times)
 
 
-def check_extremes(sim: Simulator, out: _Findings, progress=None) -> None:
+def _constants(info: ModelInfo) -> dict[str, float]:
+    """Every constant at its own value: runs that vary some of them all change the same set of
+    names, so the compiled model is reused without reloading."""
+    return {v.name: v.default for v in info.variables.values() if v.is_constant}
+
+
+def check_extremes(sim: Simulator, scenario: Scenario, out: _Findings, progress=None) -> None:
     """Each constant at each end of its range, and every stock starting at zero: no NaN, no
     infinity, no negative value in a stock that is non-negative (declared so, or never negative
     in the base run)."""
     info = sim.info
-    scenario = load_scenario(info.path)
     times = sim.time_settings(scenario)
-    constants = {v.name: v.default for v in info.variables.values() if v.is_constant}
-    base = sim.run_frame(dict(constants), times)
+    constants = _constants(info)
+    base = _run(sim, scenario, constants, times)
     stocks = [v for v in info.variables.values() if v.kind == "stock"]
-    nonneg = {canonical(v.name) for v in stocks if v.non_negative}
-    for v in stocks:
-        col = next((c for c in base.columns if canonical(str(c)) == canonical(v.name)), None)
-        if col is not None and (base[col].to_numpy(float) >= 0).all():
-            nonneg.add(canonical(v.name))
+    nonneg = [v.name for v in stocks if v.name in base and (v.non_negative or (base[v.name] >= 0).all())]
     cases = [(f"'{name}' = {bound:g}", {**constants, name: bound}, None)
-             for name, var in ((n, info.variables[n]) for n in constants) if var.range
-             for bound in var.range]
-    cases.append(("every stock starting at 0", dict(constants), {v.name: 0.0 for v in stocks}))
+             for name in constants if info.variables[name].range
+             for bound in info.variables[name].range]
+    cases.append(("every stock starting at 0", constants, {v.name: 0.0 for v in stocks}))
     if progress:
         progress(f"{info.path.name}: extreme conditions, {len(cases)} runs")
     failures = 0
     for label, params, initial in cases:
         try:
-            frame = sim.run_frame(params, times, initial=initial)
+            ds = _run(sim, scenario, params, times, initial)
         except UnsupportedFeature as exc:
             out.add("extreme", "fail", f"{label}: the run failed ({exc})")
             failures += 1
             continue
-        nonfinite, negative = _bad_values(frame, nonneg)
+        nonfinite = [name for name, da in ds.data_vars.items() if not np.isfinite(da).all()]
+        negative = [name for name in nonneg if (ds[name] < -1e-9).any()]
         if nonfinite:
             out.add("extreme", "fail", f"{label}: NaN or infinity in {_listing(nonfinite)}", nonfinite)
         if negative:
@@ -266,23 +243,22 @@ def key_outputs(info: ModelInfo) -> list[str]:
     return names or default_outputs(info)
 
 
-def integration_error(sim: Simulator, outputs: list[str] | None = None) -> dict[str, float]:
+def integration_error(sim: Simulator, scenario: Scenario, outputs: list[str] | None = None) -> dict[str, float]:
     """Relative change of each output at the final time when dt is halved."""
-    info = sim.info
-    times = sim.time_settings(load_scenario(info.path))
-    outputs = outputs or key_outputs(info)
-    constants = {v.name: v.default for v in info.variables.values() if v.is_constant}
-    coarse = sim.run_frame(dict(constants), times, columns=outputs)
-    fine = sim.run_frame(dict(constants), {**times, "dt": times["dt"] / 2}, columns=outputs)
+    times = sim.time_settings(scenario)
+    outputs = outputs or key_outputs(sim.info)
+    coarse = _run(sim, scenario, _constants(sim.info), times, columns=outputs)
+    fine = _run(sim, scenario, _constants(sim.info), {**times, "dt": times["dt"] / 2}, columns=outputs)
     changes = {}
     for name in outputs:
-        a, b = float(coarse[name].iloc[-1]), float(fine[name].iloc[-1])
+        a, b = float(coarse[name][-1]), float(fine[name][-1])
         changes[name] = abs(a - b) / abs(b) if b != 0 else abs(a - b)
     return changes
 
 
-def check_integration(sim: Simulator, out: _Findings, tolerance: float = INTEGRATION_TOLERANCE) -> None:
-    changes = integration_error(sim)
+def check_integration(sim: Simulator, scenario: Scenario, out: _Findings,
+                      tolerance: float = INTEGRATION_TOLERANCE) -> None:
+    changes = integration_error(sim, scenario)
     worst = {k: v for k, v in changes.items() if not v < tolerance}
     if worst:
         out.add("integration", "fail", "halving dt changes the final " + ", ".join(
@@ -294,45 +270,56 @@ def check_integration(sim: Simulator, out: _Findings, tolerance: float = INTEGRA
                                        f"{top[1]:.3%} ('{top[0]}')")
 
 
-def engine_differences(sim: Simulator) -> dict[str, float]:
-    """Largest relative difference of every variable between PySD and Simlin."""
+class EngineFailure(SdvagError):
+    """The independent engine could not run a model that PySD runs."""
+
+
+def trajectory_differences(ds: xr.Dataset, frame: pd.DataFrame) -> dict[str, float]:
+    """How far another engine's run (`frame`, columns named as the model's variables in any
+    case or spacing) is from an sdvag run, variable by variable: the largest difference over
+    the common times, relative to the variable's largest magnitude; infinite for a variable
+    the other run lacks or where only one of the two is NaN."""
+    columns = {canonical(str(c)): c for c in frame.columns}
+    ours = np.round(ds["time"].to_numpy().astype(float), 9)
+    theirs = np.round(np.asarray(frame.index, dtype=float), 9)
+    _, i_ours, i_theirs = np.intersect1d(ours, theirs, return_indices=True)
+    diffs = {}
+    for name, da in ds.data_vars.items():
+        column = columns.get(canonical(name))
+        if column is None or i_ours.size == 0:
+            diffs[name] = math.inf
+            continue
+        a = da.to_numpy()[i_ours]
+        b = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)[i_theirs]
+        if not np.array_equal(np.isnan(a), np.isnan(b)):
+            diffs[name] = math.inf
+            continue
+        scale = max(np.nanmax(np.abs(a), initial=0.0), 1e-12)
+        diffs[name] = float(np.nanmax(np.abs(a - b), initial=0.0) / scale)
+    return diffs
+
+
+def engine_differences(sim: Simulator, scenario: Scenario) -> dict[str, float]:
+    """trajectory_differences between PySD (through sdvag) and Simlin on the model's own values."""
     try:
         import simlin
     except ImportError:
         raise SdvagError("the engine check needs the engine extra: pip install 'sdvag[engine]'") from None
-    info = sim.info
-    times = sim.time_settings(load_scenario(info.path))
-    ours = sim.run_frame({}, times)
-    theirs = simlin.load(str(info.path)).run().results
-    by_key = {canonical(str(c)): c for c in theirs.columns}
-    t_ours = np.round(ours.index.to_numpy(float), 9)
-    t_theirs = np.round(theirs.index.to_numpy(float), 9)
-    common, i_ours, i_theirs = np.intersect1d(t_ours, t_theirs, return_indices=True)
-    if common.size == 0:
-        raise SdvagError(f"{info.path}: the two engines share no time point")
-    diffs = {}
-    for var in info.variables.values():
-        if var.kind == "gf":
-            continue
-        col = next((c for c in ours.columns if canonical(str(c)) == canonical(var.name)), None)
-        other = by_key.get(canonical(var.name))
-        if col is None or other is None:
-            continue
-        a = ours[col].to_numpy(float)[i_ours]
-        b = theirs[other].to_numpy(float)[i_theirs]
-        scale = max(np.nanmax(np.abs(b)) if b.size else 0.0, 1e-12)
-        diffs[var.name] = float(np.nanmax(np.abs(a - b)) / scale)
-    return diffs
-
-
-def check_engine(sim: Simulator, out: _Findings) -> None:
     try:
-        diffs = engine_differences(sim)
-    except SdvagError as exc:
-        out.add("engine", "warn", str(exc))
-        return
+        theirs = simlin.load(str(sim.info.path)).run().results
     except Exception as exc:  # the other engine cannot read or run the model
-        out.add("engine", "fail", f"Simlin could not run the model: {type(exc).__name__}: {exc}")
+        raise EngineFailure(f"Simlin could not run the model: {type(exc).__name__}: {exc}") from None
+    return trajectory_differences(_run(sim, scenario, _constants(sim.info), sim.time_settings(scenario)), theirs)
+
+
+def check_engine(sim: Simulator, scenario: Scenario, out: _Findings) -> None:
+    try:
+        diffs = engine_differences(sim, scenario)
+    except EngineFailure as exc:
+        out.add("engine", "fail", str(exc))
+        return
+    except SdvagError as exc:  # the engine extra is not installed
+        out.add("engine", "warn", str(exc))
         return
     bad = {k: v for k, v in diffs.items() if not v <= ENGINE_TOLERANCE}
     if bad:
@@ -350,7 +337,9 @@ def check(model: str | Path, schema: str | Path | None = None, engine: bool = Fa
     """Every check of one model file; `only` restricts them to a subset of CHECKS."""
     info = read_model(model)
     out = _Findings(info.path.name)
-    wanted = set(only or CHECKS) - ({"engine"} if not engine and not only else set())
+    wanted = set(only or CHECKS)
+    if not (engine or only):
+        wanted.discard("engine")
     unknown = wanted - set(CHECKS)
     if unknown:
         raise SdvagError(f"unknown check {sorted(unknown)[0]!r} (checks: {', '.join(CHECKS)})")
@@ -375,12 +364,13 @@ def check(model: str | Path, schema: str | Path | None = None, engine: bool = Fa
         except SdvagError as exc:
             out.add("support", "fail", str(exc))
             return list(out)
+        scenario = load_scenario(info.path)
         if "extreme" in wanted:
-            check_extremes(sim, out, progress)
+            check_extremes(sim, scenario, out, progress)
         if "integration" in wanted:
-            check_integration(sim, out)
+            check_integration(sim, scenario, out)
         if "engine" in wanted:
-            check_engine(sim, out)
+            check_engine(sim, scenario, out)
     return list(out)
 
 

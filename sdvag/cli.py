@@ -6,11 +6,12 @@ cannot be simulated, 1 a check that found failures.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import tomllib
 
 from . import report
 from .errors import SdvagError
+from .scenario import read_toml
 from .simulate import compare, run
 from .shipped import PROJECT, shipped_models, shipped_scenarios
 from .xmile import read_model
@@ -58,8 +59,8 @@ def cmd_list(args) -> None:
     print("scenarios:")
     for s in scenarios:
         try:
-            title = tomllib.loads(s.read_text(encoding="utf-8")).get("title", "")
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            title = read_toml(s, "scenario file").get("title", "")
+        except SdvagError:
             title = "(not valid TOML)"
         print(f"  {s.relative_to(PROJECT)}  {title}")
 
@@ -184,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(exc).splitlines():
             _say(f"error: {line}")
         return exc.exit_status
+    except BrokenPipeError:  # the reader went away (`... | head`): nothing left to say
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except OSError as exc:  # an output folder that cannot be written, a file that vanished
         _say(f"error: {exc.filename or ''}: {exc.strerror or exc}")
         return 2

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -18,65 +17,15 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon,
 
 from .errors import SdvagError
 from .report import atomic_write
-from .xmile import ModelInfo, canonical, child, children, local, read_model, text
+from .views import Box, Shape, connectors, inside, number, read_view
+from .xmile import ModelInfo, children, read_model
 
 FORMATS = ("png", "svg")
 FONT_PT = 8.5
 LABEL_CHARS = 16  # names wrap at spaces beyond this many characters a line
-STOCK_SIZE = (45.0, 35.0)  # Stella's default shapes, in view units
-MODULE_SIZE = (55.0, 45.0)
-AUX_RADIUS = 9.0
-VALVE_RADIUS = 7.0
 CLOUD_RADIUS = 9.0
 INK, PIPE, LINK, SECTOR = "#222222", "#4a4a4a", "#2f6db5", "#eef1f5"
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 with y growing downwards
 
-
-@dataclass
-class Shape:
-    """One drawn element of the view, with the name of the variable it stands for."""
-
-    kind: str  # stock, flow, aux or module: what it looks like
-    name: str
-    x: float
-    y: float
-    half: tuple[float, float]
-    round: bool
-    side: str = ""
-    ghost: bool = False  # an alias (Stella's "ghost") of a variable drawn elsewhere
-    pts: list[tuple[float, float]] = field(default_factory=list)
-
-    @property
-    def box(self) -> Box:
-        return (self.x - self.half[0], self.y - self.half[1], self.x + self.half[0], self.y + self.half[1])
-
-    def edge(self, angle: float) -> tuple[float, float]:
-        """The point of the outline in direction `angle` (radians, anticlockwise on screen)."""
-        dx, dy = math.cos(angle), -math.sin(angle)
-        if self.round:
-            reach = self.half[0]
-        else:
-            reach = min(self.half[0] / abs(dx) if dx else math.inf, self.half[1] / abs(dy) if dy else math.inf)
-        return self.x + dx * reach, self.y + dy * reach
-
-
-def _number(node, attr: str, default: float | None = None) -> float | None:
-    try:
-        return float(node.get(attr))
-    except (TypeError, ValueError):
-        return default
-
-
-def stock_flow_view(info: ModelInfo):
-    """The model's first stock-and-flow view that has something in it."""
-    views = child(info.model, "views")
-    for view in children(views, "view") if views is not None else []:
-        if view.get("type", "stock_flow") == "stock_flow" and any(
-                isinstance(e.tag, str) and local(e.tag) in ("stock", "flow", "aux", "module")
-                for e in view):
-            return view
-    raise SdvagError(f"{info.path}: the model has no diagram (no <views> with a stock-and-flow "
-                     f"view); lay one out in an XMILE editor such as Stella to draw it")
 
 
 def _label(info: ModelInfo, name: str) -> str:
@@ -86,45 +35,6 @@ def _label(info: ModelInfo, name: str) -> str:
     if "\\n" in name or "\n" in name:
         return name.replace("\\n", "\n")
     return textwrap.fill(name, LABEL_CHARS, break_long_words=False, break_on_hyphens=False)
-
-
-def _shapes(info: ModelInfo, view) -> tuple[list[Shape], dict[str, Shape]]:
-    kinds = {canonical(v.name): v.kind for v in info.variables.values()}
-    shapes, by_uid = [], {}
-    for node in view:
-        tag = local(node.tag) if isinstance(node.tag, str) else ""
-        if tag not in ("stock", "flow", "aux", "module", "alias"):
-            continue
-        name = text(node, "of") if tag == "alias" else node.get("name", "")
-        x, y = _number(node, "x"), _number(node, "y")
-        if not name or x is None or y is None:
-            continue
-        kind = kinds.get(canonical(name), "aux") if tag == "alias" else tag
-        if kind in ("stock", "module"):
-            w, h = STOCK_SIZE if kind == "stock" else MODULE_SIZE
-            half, rounded = (_number(node, "width", w) / 2, _number(node, "height", h) / 2), False
-        else:
-            r = _number(node, "width", 2 * (VALVE_RADIUS if kind == "flow" else AUX_RADIUS)) / 2
-            half, rounded = (r, r), True
-        pts = [(float(p.get("x")), float(p.get("y"))) for p in
-               (child(node, "pts") if child(node, "pts") is not None else [])
-               if isinstance(p.tag, str) and p.get("x") is not None and p.get("y") is not None]
-        shape = Shape(kind, name, x, y, half, rounded, node.get("label_side", ""), tag == "alias",
-                      pts if tag == "flow" else [])
-        shapes.append(shape)
-        if node.get("uid"):
-            by_uid[node.get("uid")] = shape
-    return shapes, by_uid
-
-
-def _end(node, shapes: dict[str, Shape], by_uid: dict[str, Shape]) -> Shape | None:
-    """A connector's <from> or <to>: a variable name, or an <alias uid=.../> of one."""
-    if node is None:
-        return None
-    alias = child(node, "alias")
-    if alias is not None:
-        return by_uid.get(alias.get("uid", ""))
-    return shapes.get(canonical(node.text or ""))
 
 
 def _overlap(a: Box, b: Box) -> float:
@@ -174,10 +84,6 @@ def _pipe_boxes(shape: Shape) -> list[Box]:
     return boxes
 
 
-def _inside(point: tuple[float, float], box: Box, slack: float = 4.0) -> bool:
-    return box[0] - slack <= point[0] <= box[2] + slack and box[1] - slack <= point[1] <= box[3] + slack
-
-
 def _clouds(flows: list[Shape], stocks: list[Shape]) -> list[tuple[float, float]]:
     """Centres of the clouds drawn where a pipe starts or ends away from any stock."""
     centres = []
@@ -185,7 +91,7 @@ def _clouds(flows: list[Shape], stocks: list[Shape]) -> list[tuple[float, float]
         if len(flow.pts) < 2:
             continue
         for end, before in ((flow.pts[0], flow.pts[1]), (flow.pts[-1], flow.pts[-2])):
-            if any(_inside(end, s.box) for s in stocks):
+            if any(inside(end, s.box) for s in stocks):
                 continue
             dx, dy = end[0] - before[0], end[1] - before[1]
             norm = math.hypot(dx, dy) or 1.0
@@ -197,13 +103,11 @@ def _links(view, named: dict[str, Shape], by_uid: dict[str, Shape]) -> list[tupl
     """(start, end, arc3 rad) of each connector: leaving its source at the connector's `angle`,
     on the circular-looking arc that matplotlib's arc3 draws between the two outlines."""
     links = []
-    for connector in children(view, "connector"):
-        start = _end(child(connector, "from"), named, by_uid)
-        end = _end(child(connector, "to"), named, by_uid)
-        if start is None or end is None or start is end:
+    for start, end, connector in connectors(view, named, by_uid):
+        if start is end:
             continue
         chord = math.atan2(-(end.y - start.y), end.x - start.x)
-        angle = _number(connector, "angle")
+        angle = number(connector, "angle")
         leave = math.radians(angle) if angle is not None else chord
         bend = max(-1.3, min(1.3, math.remainder(leave - chord, 2 * math.pi)))
         a = start.edge(chord + bend)
@@ -279,19 +183,14 @@ def _draw_shape(ax, info: ModelInfo, shape: Shape) -> None:
 
 def render(info: ModelInfo):
     """The diagram as a matplotlib Figure, sized so that one view unit is one point."""
-    view = stock_flow_view(info)
-    shapes, by_uid = _shapes(info, view)
-    named = {}
-    for shape in shapes:
-        if not shape.ghost:
-            named.setdefault(canonical(shape.name), shape)
+    view, shapes, by_uid, named = read_view(info)
     stocks = [s for s in shapes if s.kind in ("stock", "module")]
     flows = [s for s in shapes if s.kind == "flow" and not s.ghost]
     clouds = _clouds(flows, stocks)
-    groups = [(g.get("name", ""), _number(g, "x", 0), _number(g, "y", 0), _number(g, "width", 0),
-               _number(g, "height", 0)) for g in children(view, "group")]
-    notes = [((t.text or "").strip(), _number(t, "x", 0), _number(t, "y", 0), _number(t, "width", 0),
-              _number(t, "height", 0)) for t in children(view, "text_box") if (t.text or "").strip()]
+    groups = [(g.get("name", ""), number(g, "x", 0), number(g, "y", 0), number(g, "width", 0),
+               number(g, "height", 0)) for g in children(view, "group")]
+    notes = [((t.text or "").strip(), number(t, "x", 0), number(t, "y", 0), number(t, "width", 0),
+              number(t, "height", 0)) for t in children(view, "text_box") if (t.text or "").strip()]
 
     obstacles = [s.box for s in shapes] + [b for f in flows for b in _pipe_boxes(f)]
     obstacles += [(cx - CLOUD_RADIUS, cy - CLOUD_RADIUS, cx + CLOUD_RADIUS, cy + CLOUD_RADIUS) for cx, cy in clouds]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import math
 import re
 import tempfile
 import warnings
@@ -20,6 +21,7 @@ import pandas as pd
 import xarray as xr
 from lxml import etree as ET
 
+from .checks import trajectory_differences
 from .errors import SdvagError
 from .report import atomic_write
 from .scenario import load_scenario
@@ -103,19 +105,8 @@ def differences(ds: xr.Dataset, frame: pd.DataFrame) -> list[str]:
     times = np.asarray(frame.index, dtype=float)
     if times.shape != ds["time"].shape or not np.allclose(times, ds["time"].to_numpy(), rtol=RTOL):
         return [f"the saved times ({times.size} from {times[0]:g} to {times[-1]:g})"]
-    columns = {canonical(str(c)): c for c in frame.columns}
-    found = []
-    for name, want in ds.data_vars.items():
-        column = columns.get(canonical(name))
-        if column is None:
-            found.append(f"{name} (missing)")
-            continue
-        want = want.to_numpy()
-        got = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        scale = np.nanmax(np.abs(want), initial=0.0)
-        if not np.allclose(got, want, rtol=RTOL, atol=RTOL * scale + 1e-12, equal_nan=True):
-            found.append(name)
-    return found
+    return [name if math.isfinite(d) else f"{name} (missing)"
+            for name, d in trajectory_differences(ds, frame).items() if not d <= RTOL]
 
 
 def export(model_path: str | Path, to: str = "mdl", out: str | Path | None = None) -> Path:

@@ -5,7 +5,6 @@ leaves a half-written results file behind.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile

@@ -118,20 +118,25 @@ def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
 
 
 class Checker:
-    """Collects problems while turning a raw table into a Scenario."""
+    """Collects problems while turning a raw table (a scenario, a calibration or sensitivity
+    specification) into checked objects; `info`, the model names are checked against, may be
+    set once the model is known."""
 
-    def __init__(self, source: str, info: ModelInfo):
+    def __init__(self, source: str, info: ModelInfo | None = None):
         self.source, self.info, self.problems = source, info, []
 
     def fail(self, key: str, message: str) -> None:
         self.problems.append(f"{self.source}: {key}: {message}")
 
-    def number(self, key: str, value) -> float | None:
+    def number(self, key: str, value, positive: bool = False) -> float | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(key, f"expected a number, got {type(value).__name__} {value!r}")
             return None
         if not math.isfinite(value):
             self.fail(key, f"value {value} is not finite")
+            return None
+        if positive and value <= 0:
+            self.fail(key, f"must be positive, got {value:g}")
             return None
         return float(value)
 
@@ -159,6 +164,13 @@ class Checker:
         if not isinstance(value, dict):
             self.fail(key, f"expected a table, got {type(value).__name__}")
             return {}
+        return value
+
+    def tables(self, key: str, value) -> list[dict]:
+        """An array of tables ([[key]]), at least one."""
+        if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+            self.fail(key, f"expected one or more [[{key}]] tables")
+            return []
         return value
 
 

@@ -25,7 +25,6 @@ from .scenario import Policy, Scenario, load_scenario
 from .translate import load
 from .xmile import ModelInfo, canonical, model_bytes
 
-CONTROL_COLUMNS = {"initial time", "final time", "time step", "saveper", "time"}
 _SIMULATORS: dict[tuple[str, str], "Simulator"] = {}
 
 
@@ -127,7 +126,7 @@ def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: 
     data = {}
     for column in frame.columns:
         key = canonical(str(column))
-        if key in CONTROL_COLUMNS or key not in by_key:
+        if key not in by_key:  # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables
             continue
         var = by_key[key]
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)

@@ -17,7 +17,7 @@ from .xmile import ModelInfo, canonical, children, is_name, text, tokens
 
 Units = tuple[tuple[str, Fraction], ...]  # sorted (name, exponent) pairs; () is dimensionless
 DIMENSIONLESS: Units = ()
-DIMENSIONLESS_NAMES = {"dmnl", "dimensionless", "unitless", "1", "", "fraction"}
+DIMENSIONLESS_NAMES = {"dmnl", "dimensionless", "unitless", "1", "", "fraction", "share", "ratio"}
 
 
 class _Any:

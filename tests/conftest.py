@@ -1,4 +1,5 @@
 """Shared test set-up: an isolated translation cache and paths to the project's files."""
+import functools
 import os
 import subprocess
 import sys
@@ -15,6 +16,20 @@ SHARED = ROOT.parent / "shared"
 def _isolated_cache(tmp_path_factory):
     """Translations go to a cache of the test session's own, never the user's."""
     os.environ["SDVAG_CACHE_DIR"] = str(tmp_path_factory.mktemp("sdvag-cache"))
+
+
+@functools.lru_cache(maxsize=None)
+def run_shipped(name: str):
+    """The Dataset of scenarios/NAME.toml, run once per test session (read it, do not change it)."""
+    import sdvag
+    return sdvag.run(ROOT / "scenarios" / f"{name}.toml")
+
+
+def observed(name: str) -> dict[int, float]:
+    """A shipped observed series (sdvag's package data) as {year: value}."""
+    from sdvag import data
+    series = data.series(name)
+    return {int(year): float(value) for year, value in zip(series["year"].to_numpy(), series.to_numpy())}
 
 
 def cli(*args, cwd=None):

@@ -83,6 +83,10 @@ def test_stella_saved_file_with_vendor_extensions_runs(tmp_path):
 
 
 def test_list_shows_shipped_models_and_scenarios():
+    from sdvag.shipped import PROJECT, shipped_models, shipped_scenarios
     proc = cli("list")
     assert proc.returncode == 0
-    assert "models:" in proc.stdout and "scenarios:" in proc.stdout
+    listed = proc.stdout.splitlines()
+    for path in [*shipped_models(), *shipped_scenarios()]:
+        assert any(line.strip().startswith(str(path.relative_to(PROJECT))) for line in listed), path
+    assert "models/cluster_evolution.xmile  Cluster evolution" in proc.stdout

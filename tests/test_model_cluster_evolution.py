@@ -12,19 +12,12 @@ import pytest
 
 import sdvag
 
+from conftest import run_shipped
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCEN = ROOT / "scenarios"
 MODEL = ROOT / "models" / "cluster_evolution.xmile"
 SWITCH_YEAR = 2012  # the [[policies]] step in scenarios/virtualisation_midway.toml
-
-_cache = {}
-
-
-def run(name):
-    if name not in _cache:
-        _cache[name] = sdvag.run(SCEN / f"{name}.toml")
-    return _cache[name]
-
 
 def series(ds, var):
     return np.asarray(ds[var].values, dtype=float)
@@ -43,7 +36,7 @@ def first_year_at_least(ds, var, stage):
 
 # ---------------------------------------------------------------- traditional path
 def test_tic_member_firms_follow_s_curve_saturating_below_land_limit():
-    ds = run("tic_baseline")
+    ds = run_shipped("tic_baseline")
     firms = series(ds, "Member Firms")
     land_limit = series(ds, "Land Capacity")[-1]
     growth = np.diff(firms)  # firms per year (annual saves)
@@ -60,7 +53,7 @@ def test_tic_member_firms_follow_s_curve_saturating_below_land_limit():
 
 
 def test_tic_stages_quantity_quality_innovation_in_order():
-    changes = sdvag.stage_changes(run("tic_baseline"), "Evolution Stage")
+    changes = sdvag.stage_changes(run_shipped("tic_baseline"), "Evolution Stage")
     assert [s for _, s in changes] == [1, 2, 3]
     yrs = [y for y, _ in changes]
     assert yrs[0] == 2000 and yrs[0] < yrs[1] < yrs[2] <= 2035
@@ -70,24 +63,24 @@ def test_tic_stages_quantity_quality_innovation_in_order():
 
 # ---------------------------------------------------------------- virtual path
 def test_vic_member_firms_exceed_traditional_ceiling():
-    tic, vic = run("tic_baseline"), run("vic_baseline")
+    tic, vic = run_shipped("tic_baseline"), run_shipped("vic_baseline")
     ceiling = series(tic, "Land Capacity")[-1]
     assert series(vic, "Member Firms")[-1] > ceiling
     assert series(vic, "Member Firms")[-1] > 2 * series(tic, "Member Firms").max()
 
 
 def test_vic_effective_distance_falls_towards_zero():
-    ed = series(run("vic_baseline"), "Effective Distance")
+    ed = series(run_shipped("vic_baseline"), "Effective Distance")
     assert ed[-1] < 0.10 * ed[0]
     assert np.all(np.diff(ed) <= 1e-12), "effective distance should fall steadily on the virtual path"
     # both components shrink: spatial through virtualisation, psychological through community trust
-    vic = run("vic_baseline")
+    vic = run_shipped("vic_baseline")
     assert series(vic, "Spatial Distance Index")[-1] < 0.1
     assert series(vic, "Psychological Distance")[-1] < 0.5 * series(vic, "Psychological Distance")[0]
 
 
 def test_vic_stages_platform_community_borderless_in_order():
-    vic = run("vic_baseline")
+    vic = run_shipped("vic_baseline")
     changes = sdvag.stage_changes(vic, "Evolution Stage")
     assert [s for _, s in changes] == [1, 2, 3]
     yrs = [y for y, _ in changes]
@@ -99,7 +92,7 @@ def test_vic_stages_platform_community_borderless_in_order():
 
 
 def test_virtual_path_deeper_division_of_labour_and_lower_cooperation_cost():
-    tic, vic = run("tic_baseline"), run("vic_baseline")
+    tic, vic = run_shipped("tic_baseline"), run_shipped("vic_baseline")
     for v in ["Member Firms", "Division Of Labour", "Community Trust", "Cooperation Cost"]:
         assert series(tic, v)[0] == pytest.approx(series(vic, v)[0]), f"{v}: initial states differ"
     assert series(vic, "Division Of Labour")[-1] > 1.5 * series(tic, "Division Of Labour")[-1]
@@ -109,16 +102,16 @@ def test_virtual_path_deeper_division_of_labour_and_lower_cooperation_cost():
 def test_stages_only_move_forward_on_each_path():
     for name in ["tic_baseline", "vic_baseline", "tic_land_supply", "vic_ict_investment",
                  "vic_community_operation"]:
-        stage = series(run(name), "Evolution Stage")
+        stage = series(run_shipped(name), "Evolution Stage")
         assert np.all(np.diff(stage) >= 0), name
-    mid = run("virtualisation_midway")
+    mid = run_shipped("virtualisation_midway")
     after = series(mid, "Evolution Stage")[years(mid) >= SWITCH_YEAR]
     assert np.all(np.diff(after) >= 0)
 
 
 # ---------------------------------------------------------------- switching mid-run
 def test_midway_switch_follows_tic_before_and_moves_to_virtual_path_after():
-    tic, vic, mid = run("tic_baseline"), run("vic_baseline"), run("virtualisation_midway")
+    tic, vic, mid = run_shipped("tic_baseline"), run_shipped("vic_baseline"), run_shipped("virtualisation_midway")
     t = years(mid)
     before = t < SWITCH_YEAR
     for v in ["Member Firms", "Division Of Labour", "Cooperation Cost", "Community Trust",
@@ -140,7 +133,7 @@ def test_midway_switch_follows_tic_before_and_moves_to_virtual_path_after():
 
 # ---------------------------------------------------------------- policy variants
 def test_more_land_raises_the_tic_ceiling_but_it_stays_bounded():
-    base, more = run("tic_baseline"), run("tic_land_supply")
+    base, more = run_shipped("tic_baseline"), run_shipped("tic_land_supply")
     assert series(more, "Land Capacity")[-1] > series(base, "Land Capacity")[-1]
     assert series(more, "Member Firms")[-1] > 1.3 * series(base, "Member Firms")[-1]
     assert series(more, "Member Firms")[-1] < series(more, "Land Capacity")[-1]
@@ -149,7 +142,7 @@ def test_more_land_raises_the_tic_ceiling_but_it_stays_bounded():
 
 
 def test_ict_investment_speeds_the_virtual_path():
-    base, ict = run("vic_baseline"), run("vic_ict_investment")
+    base, ict = run_shipped("vic_baseline"), run_shipped("vic_ict_investment")
     assert np.all(series(ict, "Online Cooperation Share")[1:] > series(base, "Online Cooperation Share")[1:])
     assert first_year_at_least(ict, "Evolution Stage", 2) < first_year_at_least(base, "Evolution Stage", 2)
     # distance falls faster, and the cluster grows faster in its expansion years
@@ -160,7 +153,7 @@ def test_ict_investment_speeds_the_virtual_path():
 
 
 def test_community_operation_narrows_psychological_distance_and_deepens_division():
-    base, comm = run("vic_baseline"), run("vic_community_operation")
+    base, comm = run_shipped("vic_baseline"), run_shipped("vic_community_operation")
     assert series(comm, "Community Trust")[-1] > series(base, "Community Trust")[-1]
     assert series(comm, "Cooperation Cost")[-1] < series(base, "Cooperation Cost")[-1]
     assert series(comm, "Division Of Labour")[-1] > series(base, "Division Of Labour")[-1]
@@ -171,4 +164,4 @@ def test_without_community_operation_the_virtual_cluster_stays_in_platform_drive
     """Virtualisation alone removes spatial distance but not psychological distance (seed 002)."""
     ds = sdvag.run(SCEN / "vic_baseline.toml", set={"Community Operation Effort": 0})
     assert series(ds, "Evolution Stage").max() == 1
-    assert series(ds, "Psychological Distance")[-1] > series(run("vic_baseline"), "Psychological Distance")[-1]
+    assert series(ds, "Psychological Distance")[-1] > series(run_shipped("vic_baseline"), "Psychological Distance")[-1]

@@ -4,7 +4,6 @@ E-commerce service clusters form by government policy guidance, by a leading ent
 a growth pole, or by SME concentration through imitation; services, supporting facilities and
 positive-sum co-opetition sustain them. The three paths must leave distinct signatures.
 """
-import csv
 import pathlib
 
 import numpy as np
@@ -12,19 +11,11 @@ import pytest
 
 import sdvag
 
+from conftest import observed, run_shipped
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCEN = ROOT / "scenarios"
-SERIES = ROOT.parent / "shared" / "data" / "series.csv"
 PATHS = ("ecom_policy_led", "ecom_leader_led", "ecom_sme_led")
-
-_cache = {}
-
-
-def run(name):
-    if name not in _cache:
-        _cache[name] = sdvag.run(SCEN / f"{name}.toml")
-    return _cache[name]
-
 
 def at(ds, var, year):
     return float(ds[var].sel(time=float(year), method="nearest"))
@@ -41,9 +32,9 @@ def years(ds):
 def test_the_three_paths_start_together():
     """The comparison is fair: the three paths start from the same pioneers in the same year,
     and each has exactly one driver switched on."""
-    starts = {name: at(run(name), "Application Firms", 2005) for name in PATHS}
+    starts = {name: at(run_shipped(name), "Application Firms", 2005) for name in PATHS}
     assert len(set(starts.values())) == 1
-    policy, leader, sme = (run(n) for n in PATHS)
+    policy, leader, sme = (run_shipped(n) for n in PATHS)
     assert at(policy, "Policy Support Strength", 2005) > 0 and at(policy, "Leading Enterprise Presence", 2005) == 0
     assert at(leader, "Leading Enterprise Presence", 2005) > 0 and at(leader, "Policy Support Strength", 2005) == 0
     assert at(sme, "Policy Support Strength", 2005) == 0 and at(sme, "Leading Enterprise Presence", 2005) == 0
@@ -53,15 +44,15 @@ def test_the_three_paths_start_together():
 def test_policy_led_starts_fastest_and_sme_led_slowest():
     early = {}
     for year in (2006, 2007):
-        early[year] = {name: at(run(name), "Application Firms", year) for name in PATHS}
+        early[year] = {name: at(run_shipped(name), "Application Firms", year) for name in PATHS}
         print(f"\nApplication Firms in {year}:", {k: round(v, 1) for k, v in early[year].items()})
         assert early[year]["ecom_policy_led"] > early[year]["ecom_leader_led"] > early[year]["ecom_sme_led"]
     # and the policy path builds supporting facilities ahead of demand
-    assert at(run("ecom_policy_led"), "Supporting Facilities", 2007) > at(run("ecom_sme_led"), "Supporting Facilities", 2007)
+    assert at(run_shipped("ecom_policy_led"), "Supporting Facilities", 2007) > at(run_shipped("ecom_sme_led"), "Supporting Facilities", 2007)
 
 
 def test_policy_led_plateaus_when_support_ends_unless_the_market_takes_over():
-    cont, withdrawn = run("ecom_policy_led"), run("ecom_policy_withdrawn")
+    cont, withdrawn = run_shipped("ecom_policy_led"), run_shipped("ecom_policy_withdrawn")
     end = at(withdrawn, "Policy End Year", 2005)
     a_end = at(withdrawn, "Application Firms", end)
     # identical up to the withdrawal
@@ -82,7 +73,7 @@ def test_policy_led_plateaus_when_support_ends_unless_the_market_takes_over():
 
 
 def test_leader_led_follows_the_leaders_s_curve():
-    ds = run("ecom_leader_led")
+    ds = run_shipped("ecom_leader_led")
     t = years(ds)
     firms, leader = series(ds, "Application Firms"), series(ds, "Leading Enterprise Capacity")
     corr = np.corrcoef(firms, leader)[0, 1]
@@ -97,43 +88,38 @@ def test_leader_led_follows_the_leaders_s_curve():
 
 
 def test_sme_led_starts_slowest_then_accelerates():
-    ds = run("ecom_sme_led")
+    ds = run_shipped("ecom_sme_led")
     yearly = [at(ds, "Application Firms", y) for y in range(2005, 2016)]
     increments = np.diff(yearly)
     print("\nSME-led yearly increments 2005-2015:", np.round(increments, 2))
     assert np.all(np.diff(increments) > 0)  # growth keeps accelerating over the early decade
     assert increments[-1] > 10 * increments[1]
     # lowest level early but not late: imitation eventually carries it past the weak-market paths
-    assert at(ds, "Application Firms", 2035) > at(run("ecom_leader_led"), "Application Firms", 2035)
-    assert at(ds, "Application Firms", 2035) > at(run("ecom_policy_withdrawn"), "Application Firms", 2035)
+    assert at(ds, "Application Firms", 2035) > at(run_shipped("ecom_leader_led"), "Application Firms", 2035)
+    assert at(ds, "Application Firms", 2035) > at(run_shipped("ecom_policy_withdrawn"), "Application Firms", 2035)
 
 
 def test_services_and_facilities_grow_with_the_cluster():
-    ds = run("ecom_combined")
+    ds = run_shipped("ecom_combined")
     for var in ("Service Firms", "Supporting Facilities", "Agglomeration Areas"):
         assert at(ds, var, 2025) > 10 * at(ds, var, 2010), var
     assert at(ds, "Service Adequacy", 2025) > 0.8
 
 
 def test_combined_path_passes_the_stages_in_order_and_policy_only_never_self_sustains():
-    changes = sdvag.stage_changes(run("ecom_combined"), "Evolution Stage")
+    changes = sdvag.stage_changes(run_shipped("ecom_combined"), "Evolution Stage")
     print("\ncombined stage changes:", changes)
     assert [s for _, s in changes] == [1, 2, 3]
-    stages_policy = [s for _, s in sdvag.stage_changes(run("ecom_policy_withdrawn"), "Evolution Stage")]
+    stages_policy = [s for _, s in sdvag.stage_changes(run_shipped("ecom_policy_withdrawn"), "Evolution Stage")]
     assert 3 not in stages_policy
-
-
-def _observed(name):
-    with open(SERIES, newline="") as f:
-        return {int(r["year"]): float(r["value"]) for r in csv.DictReader(f) if r["series"] == name}
 
 
 @pytest.mark.parametrize("name,var", [("taobao_villages", "Agglomeration Areas"),
                                       ("taobao_towns", "Agglomeration Towns")])
 def test_combined_path_is_the_right_order_of_magnitude(name, var):
-    obs = {y: v for y, v in _observed(name).items() if 2009 <= y <= 2018}
+    obs = {y: v for y, v in observed(name).items() if 2009 <= y <= 2018}
     assert obs, name
-    ds = run("ecom_combined")
+    ds = run_shipped("ecom_combined")
     for year, value in sorted(obs.items()):
         model = at(ds, var, year + 1)  # counts at year end: compare with the model at 1 January
         print(f"{name} {year}: observed {value:.0f}, model {model:.0f}")

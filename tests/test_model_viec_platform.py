@@ -5,30 +5,20 @@ rival platform, locks users in through switching costs and, once open, empowers 
 (Pinduoduo in Tencent's e-business VIEC). The tests check critical mass, winner-take-all,
 lock-in, empowerment, the stage sequence and the order of magnitude against observed data.
 """
-import csv
 import pathlib
 
-import numpy as np
 import pytest
 
 import sdvag
 
+from conftest import observed, run_shipped
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCEN = ROOT / "scenarios"
 MODEL = ROOT / "models" / "viec_platform.xmile"
-SERIES = ROOT.parent / "shared" / "data" / "series.csv"
 
 # a run without any rival inside the simulated period
 NO_RIVAL = {"Rival Entry Year": 2035, "Rival Launch Users": 0}
-
-_cache = {}
-
-
-def run(name):
-    if name not in _cache:
-        _cache[name] = sdvag.run(SCEN / f"{name}.toml")
-    return _cache[name]
-
 
 def final(ds, var):
     return float(ds[var].isel(time=-1))
@@ -47,7 +37,7 @@ def takes_off(seed):
 def test_critical_mass_threshold_separates_death_from_take_off():
     """Bisection over the launch seed: below the threshold the platform dies out, above it
     growth explodes to most of the market (seed 001 section IV.D)."""
-    market = final(run("viec_baseline"), "Market Size")
+    market = final(run_shipped("viec_baseline"), "Market Size")
     lo, hi = 0.0, 100.0  # million users: the range of the launch seed tested
     assert final(takes_off(lo), "Platform Users") < 1.0
     assert final(takes_off(hi), "Platform Users") > 0.5 * market
@@ -73,7 +63,7 @@ def test_critical_mass_threshold_separates_death_from_take_off():
 
 
 def test_below_critical_mass_scenario_dies_out_and_never_leaves_stage_one():
-    ds = run("viec_below_critical_mass")
+    ds = run_shipped("viec_below_critical_mass")
     peak = float(ds["Platform Users"].max())
     assert final(ds, "Platform Users") < 0.01 * peak
     assert sdvag.stage_changes(ds, "Evolution Stage") == [(2005.0, 1)]
@@ -81,7 +71,7 @@ def test_below_critical_mass_scenario_dies_out_and_never_leaves_stage_one():
 
 def test_winner_take_all_with_a_small_head_start():
     """Two identical platforms, the rival half a year later: the leader ends above 90%."""
-    ds = run("viec_winner_take_all")
+    ds = run_shipped("viec_winner_take_all")
     share = final(ds, "Platform Share")
     print(f"\nwinner-take-all: leader share in 2035 = {share:.3f}")
     assert share > 0.9
@@ -92,20 +82,20 @@ def test_winner_take_all_with_a_small_head_start():
 
 
 def test_interoperability_or_weak_network_effects_share_the_market():
-    interop = final(run("viec_interoperable"), "Platform Share")
+    interop = final(run_shipped("viec_interoperable"), "Platform Share")
     weak = final(sdvag.run(SCEN / "viec_winner_take_all.toml", set={"Network Effect Strength": 1.5}),
                  "Platform Share")
     print(f"\nleader share in 2035: interoperable {interop:.3f}, weak network effects {weak:.3f}")
     assert interop < 0.7
     assert weak < 0.7
     # and both platforms keep a substantial user base
-    ds = run("viec_interoperable")
+    ds = run_shipped("viec_interoperable")
     assert final(ds, "Rival Platform Users") > 0.3 * final(ds, "Platform Users")
 
 
 def test_switching_costs_lock_users_in_against_a_better_entrant():
-    locked = run("viec_lock_in")
-    free = run("viec_low_switching_cost")
+    locked = run_shipped("viec_lock_in")
+    free = run_shipped("viec_low_switching_cost")
     # the entrant is later and better in both scenarios
     for ds in (locked, free):
         assert at(ds, "Rival Quality", 2035) > at(ds, "Platform Quality", 2035)
@@ -118,7 +108,7 @@ def test_switching_costs_lock_users_in_against_a_better_entrant():
 
 
 def test_opening_the_platform_empowers_the_key_company():
-    open_ = run("viec_baseline")
+    open_ = run_shipped("viec_baseline")
     closed = sdvag.run(SCEN / "viec_baseline.toml", set={"Open Platform Year": 2035})
     for year in (2018, 2025):
         print(f"\n{year}: key company users open {at(open_, 'Key Company Users', year):.0f}, "
@@ -131,24 +121,19 @@ def test_opening_the_platform_empowers_the_key_company():
 
 
 def test_baseline_passes_the_stages_in_order():
-    changes = sdvag.stage_changes(run("viec_baseline"), "Evolution Stage")
+    changes = sdvag.stage_changes(run_shipped("viec_baseline"), "Evolution Stage")
     print("\nbaseline stage changes:", changes)
     assert [s for _, s in changes] == [1, 2, 3]
     (t2, _), (t3, _) = changes[1], changes[2]
     assert 2011 <= t2 < t3 <= 2020  # take-off after launch, eco-cluster after Pinduoduo (2015)
 
 
-def _observed(series):
-    with open(SERIES, newline="") as f:
-        return {int(r["year"]): float(r["value"]) for r in csv.DictReader(f) if r["series"] == series}
-
-
 @pytest.mark.parametrize("series,var", [("weixin_wechat_mau", "Platform Users"),
                                         ("pinduoduo_annual_active_buyers", "Key Company Users")])
 def test_baseline_is_the_right_order_of_magnitude(series, var):
-    obs = _observed(series)
+    obs = observed(series)
     assert obs, series
-    ds = run("viec_baseline")
+    ds = run_shipped("viec_baseline")
     for year, value in obs.items():
         model = at(ds, var, year + 1)  # year-end figures: compare with the model at 1 January
         print(f"{series} {year}: observed {value}, model {model:.0f}")

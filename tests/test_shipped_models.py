@@ -1,4 +1,6 @@
 """Every shipped model passes every check, and every shipped scenario runs."""
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -19,11 +21,7 @@ def test_models_are_shipped():
 
 @pytest.mark.parametrize("model", MODELS, ids=[m.stem for m in MODELS])
 def test_model_passes_every_check(model):
-    try:
-        import simlin  # noqa: F401
-        engine = True
-    except ImportError:
-        engine = False
+    engine = importlib.util.find_spec("simlin") is not None
     findings = check(model, schema=SCHEMA if SCHEMA.exists() else None, engine=engine)
     assert [f"{f.check}: {f.message}" for f in findings if f.status != "pass"] == []
     if SCHEMA.exists():
