@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import pysd
 
-from sdvag.ensemble import run_ensemble
-from sdvag.sensitivity_analysis import design_matrix, load_spec
-from sdvag.simulate import Simulator
-from sdvag.translate import translated_file
-from sdvag.xmile import model_bytes
+from sdvag.simulation.ensemble import run_ensemble
+from sdvag.analysis.sensitivity import design_matrix, load_spec
+from sdvag.simulation.simulate import Simulator
+from sdvag.model.translate import translated_file
+from sdvag.model.xmile import model_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,10 +8,10 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import sdvag
+from sdvag.report.calibration_output import plot_fit, write_scenario
 
-import sdvag  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(spec: str) -> None:
@@ -25,5 +25,5 @@ def main(spec: str) -> None:
                              workers=args.workers, progress=say)
     print(result.summary())
     name = result.spec.name
-    say(f"wrote {result.write_scenario((args.out or ROOT / 'scenarios' / 'calibrated') / f'{name}.toml')}")
-    say(f"wrote {result.plot((args.out or ROOT / 'docs' / 'calibration') / f'{name}_fit.png')}")
+    say(f"wrote {write_scenario(result, (args.out or ROOT / 'scenarios' / 'calibrated') / f'{name}.toml')}")
+    say(f"wrote {plot_fit(result, (args.out or ROOT / 'docs' / 'calibration') / f'{name}_fit.png')}")

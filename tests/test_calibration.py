@@ -10,8 +10,8 @@ import pytest
 
 import sdvag
 from sdvag import data as observed
-from sdvag.calibration import fit_statistics
-from sdvag.fitstats import STATISTICS, series_statistics
+from sdvag.analysis.calibration import fit_statistics
+from sdvag.analysis.fitstats import STATISTICS, series_statistics
 
 from conftest import FIXTURES, ROOT, cli
 

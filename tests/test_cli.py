@@ -83,7 +83,7 @@ def test_stella_saved_file_with_vendor_extensions_runs(tmp_path):
 
 
 def test_list_shows_shipped_models_and_scenarios():
-    from sdvag.shipped import PROJECT, shipped_models, shipped_scenarios
+    from sdvag.model.shipped import SHIPPED as PROJECT, shipped_models, shipped_scenarios
     proc = cli("list")
     assert proc.returncode == 0
     listed = proc.stdout.splitlines()

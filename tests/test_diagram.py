@@ -3,7 +3,7 @@ import xml.etree.ElementTree as ET
 
 from conftest import FIXTURES, aux, cli, write_model
 
-from sdvag.xmile import read_model
+from sdvag.model.xmile import read_model
 
 MODEL = FIXTURES / "diagram.xmile"
 

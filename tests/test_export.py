@@ -11,10 +11,10 @@ import pytest
 
 import sdvag
 from conftest import FIXTURES, ROOT, aux, cli, write_model
-from sdvag import export as export_module
+from sdvag.report import export as export_module
 from sdvag.errors import SdvagError
-from sdvag.export import export
-from sdvag.xmile import canonical, read_model
+from sdvag.report.export import export
+from sdvag.model.xmile import canonical, read_model
 
 SHIPPED = sorted((ROOT / "models").glob("*.xmile"))
 MODELS = [FIXTURES / "adoption.xmile", FIXTURES / "stella_saved.stmx", *SHIPPED]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import sdvag
-from sdvag.scenario import ScenarioError
+from sdvag.simulation.scenario import ScenarioError
 
 from conftest import FIXTURES
 

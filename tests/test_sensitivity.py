@@ -6,10 +6,11 @@ import xarray as xr
 from conftest import ROOT, aux, cli, write_model
 
 import sdvag
-from sdvag.ensemble import run_ensemble
+from sdvag.simulation.ensemble import run_ensemble
 from sdvag.errors import SdvagError
-from sdvag.scenario import load_scenario
-from sdvag.sensitivity_analysis import load_spec, sensitivity
+from sdvag.simulation.scenario import load_scenario
+from sdvag.analysis.sensitivity import load_spec
+from sdvag.api import sensitivity
 
 WEIGHTS = {"X1": 1.0, "X2": 2.0, "X3": 0.5}
 RANGES = {"X1": (0, 1), "X2": (0, 2), "X3": (-1, 2)}

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import sdvag
-from sdvag.checks import check
-from sdvag.shipped import shipped_models, shipped_scenarios
+from sdvag.analysis.checks import check
+from sdvag.model.shipped import shipped_models, shipped_scenarios
 
 from conftest import SHARED, cli
 

@@ -8,7 +8,7 @@ from conftest import FIXTURES, ROOT
 
 LOAD_AND_RUN = """
 import sys, time
-from sdvag.translate import load
+from sdvag.model.translate import load
 while time.time() < float(sys.argv[2]):
     pass
 info, model = load(sys.argv[1])
@@ -47,7 +47,7 @@ def test_concurrent_processes_share_one_complete_translation(tmp_path):
 
 
 def test_changed_content_gets_a_new_translation(tmp_path, monkeypatch):
-    from sdvag import translate
+    from sdvag.model import translate
     cache = tmp_path / "cache"
     monkeypatch.setenv("SDVAG_CACHE_DIR", str(cache))
     model = tmp_path / "m.xmile"

@@ -1,0 +1,5 @@
+import sys
+
+from sdvag.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Step 3: what runs mean: stages, checks, calibration, sensitivity."""

@@ -1,0 +1,53 @@
+"""The functions a script calls: each runs an analysis and, given `out`, writes its files.
+
+Analyses (sdvag.analysis) compute and return result objects; reports (sdvag.report) write them.
+This module joins the two for the Python API and the command line alike.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+Progress = Callable[[str], None] | None
+
+
+def _written(paths: list[Path], progress: Progress) -> list[Path]:
+    if progress:
+        for path in paths:
+            progress(f"wrote {path}")
+    return paths
+
+
+def calibrate(spec, method: str | None = None, seed: int | None = None, workers: int | None = None,
+              out: str | Path | None = None, progress: Progress = None):
+    """Fit a calibration specification (a TOML file, a CalibrationSpec or a dict like the TOML
+    table); with `out`, write the calibrated scenario and the fit plot there."""
+    from sdvag.analysis.calibration import calibrate as fit
+    result = fit(spec, method=method, seed=seed, workers=workers, progress=progress)
+    if out is not None:
+        from sdvag.report.calibration_output import write
+        result.files = _written(write(result, out), progress)
+    return result
+
+
+def sensitivity(scenario, parameters: dict | list, *, out: str | Path | None = None,
+                progress: Progress = None, **options):
+    """Sensitivity of a scenario to `parameters` (see sdvag.analysis.sensitivity.sensitivity for
+    the options); with `out`, write results.nc, indices.csv, ranking.txt and fan charts there."""
+    from sdvag.analysis.sensitivity import sensitivity as analyse
+    return _write_sensitivity(analyse(scenario, parameters, progress=progress, **options), out, progress)
+
+
+def sensitivity_file(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None,
+                     scheduler: str | None = None, progress: Progress = None):
+    """Sensitivity analysis from a specification file (what `python -m sdvag sensitivity` runs)."""
+    from sdvag.analysis.sensitivity import analyse, load_spec
+    result = analyse(load_spec(spec_path), workers=workers, scheduler=scheduler, progress=progress)
+    return _write_sensitivity(result, out, progress)
+
+
+def _write_sensitivity(result, out, progress: Progress):
+    if out is not None:
+        from sdvag.report.sensitivity_output import write
+        result.files = _written(write(result, out), progress)
+    return result

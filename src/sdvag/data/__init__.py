@@ -1,0 +1,112 @@
+"""The observed series shipped with sdvag, each value with its status and source.
+
+`series.csv` (described in README.md next to it) holds one row per (series, year). Series are
+sparse and irregular: a year that is missing is unknown, so nothing here fills gaps.
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sdvag.errors import SdvagError, suggest
+
+COLUMNS = ("series", "year", "value", "unit", "status", "source")
+STATUSES = ("confirmed", "derived", "seed")
+
+
+def path() -> Path:
+    """The shipped series file."""
+    return Path(str(resources.files(__name__) / "series.csv"))
+
+
+def load(file: str | Path | None = None) -> pd.DataFrame:
+    """All rows of a series file (the shipped one by default), checked: a frame with COLUMNS."""
+    file = Path(file) if file is not None else path()
+    if not file.is_file():
+        raise SdvagError(f"{file}: series file not found")
+    try:
+        frame = pd.read_csv(file, dtype={"series": str, "unit": str, "status": str, "source": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise SdvagError(f"{file}: not a readable series CSV ({exc})") from None
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise SdvagError(f"{file}: missing column(s) {', '.join(missing)} "
+                         f"(expected {', '.join(COLUMNS)})")
+    frame = frame[list(COLUMNS)].copy()
+    problems = []
+    for column in ("year", "value"):
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        for i in np.flatnonzero(~np.isfinite(numbers.to_numpy(dtype=float))):
+            problems.append(f"{file}: line {i + 2}: {column} {frame[column].iloc[i]!r} is not a number")
+        frame[column] = numbers.astype(float)
+    for i in np.flatnonzero(~frame["status"].isin(STATUSES).to_numpy()):
+        problems.append(f"{file}: line {i + 2}: status {frame['status'].iloc[i]!r} is not one of "
+                        f"{', '.join(STATUSES)}")
+    if frame.duplicated(["series", "year"]).any():
+        row = int(np.flatnonzero(frame.duplicated(["series", "year"]).to_numpy())[0])
+        problems.append(f"{file}: line {row + 2}: {frame['series'].iloc[row]} has "
+                        f"{frame['year'].iloc[row]:g} twice")
+    units = frame.groupby("series")["unit"].nunique()
+    for name in units[units > 1].index:
+        problems.append(f"{file}: series {name} has more than one unit")
+    if problems:
+        raise SdvagError("\n".join(problems))
+    return frame.sort_values(["series", "year"], kind="stable").reset_index(drop=True)
+
+
+def series(name: str, file: str | Path | None = None) -> xr.DataArray:
+    """One series as a DataArray over `year` (only the years observed), with `status` and
+    `source` as coordinates and the unit in attrs."""
+    frame = load(file)
+    rows = frame[frame["series"] == name]
+    if rows.empty:
+        raise SdvagError(f"unknown series {name!r}{suggest(name, frame['series'].unique())}")
+    return xr.DataArray(
+        rows["value"].to_numpy(dtype=float), dims=("year",),
+        coords={"year": rows["year"].to_numpy(dtype=float),
+                "status": ("year", rows["status"].to_numpy(dtype=str)),
+                "source": ("year", rows["source"].to_numpy(dtype=str))},
+        name=name, attrs={"units": str(rows["unit"].iloc[0])})
+
+
+def dataset(file: str | Path | None = None) -> xr.Dataset:
+    """Every series in one Dataset over (series, year): `value` (NaN where a year is unknown),
+    `status` and `source` ("" where unknown), with each series' unit as a coordinate."""
+    frame = load(file)
+    table = frame.set_index(["series", "year"])
+    ds = xr.Dataset({
+        "value": table["value"].to_xarray(),
+        "status": table["status"].to_xarray().fillna(""),
+        "source": table["source"].to_xarray().fillna(""),
+    })
+    units = frame.groupby("series")["unit"].first()
+    return ds.assign_coords(unit=("series", units.reindex(ds["series"].to_numpy()).to_numpy(dtype=str)))
+
+
+def catalogue(file: str | Path | None = None) -> str:
+    """One line per series: name, unit, years observed, count and statuses (for `sdvag data`)."""
+    frame = load(file)
+    lines = []
+    width = max(len(n) for n in frame["series"])
+    for name, rows in frame.groupby("series", sort=True):
+        years = [int(y) if float(y).is_integer() else y for y in rows["year"]]
+        statuses = ", ".join(f"{s} {n}" for s, n in rows["status"].value_counts().sort_index().items())
+        lines.append(f"{name.ljust(width)}  {rows['unit'].iloc[0]:<26} {_years(years):<22} "
+                     f"n={len(rows):<3} {statuses}")
+    lines.append(f"({len(frame)} values in {frame['series'].nunique()} series from {path().name if file is None else file}; "
+                 "statuses: confirmed, derived, seed; see sdvag/data/README.md)")
+    return "\n".join(lines)
+
+
+def _years(years: list[int]) -> str:
+    """2010-2019 for a run of consecutive years, 2013, 2017 for gaps."""
+    parts, start = [], years[0]
+    for prev, year in zip(years, [*years[1:], None]):
+        if year is None or year != prev + 1:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+            start = year
+    return ", ".join(parts)

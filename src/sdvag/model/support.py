@@ -1,0 +1,74 @@
+"""Refuse what PySD cannot simulate correctly, before it gets the chance to simulate it wrongly.
+
+PySD's XMILE translator drops modules, macros, conveyors and queues, and fails on or
+misreads some builtins. Every builtin allowed here was run by PySD and by an independent engine
+(Simlin) or against its closed form, with agreeing trajectories (tests/test_support.py keeps
+the closed-form checks); anything else is refused with the feature and the variable named.
+"""
+from __future__ import annotations
+
+from sdvag.errors import UnsupportedFeature
+from sdvag.model.xmile import ModelInfo, canonical, children, is_name, local, tokens
+
+# Builtins PySD 3.14 simulates correctly from XMILE (lower case).
+BUILTINS = frozenset({
+    "abs", "exp", "ln", "sqrt", "min", "max", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
+    "int", "step", "ramp", "pulse", "safediv", "smth1", "smth3", "smthn", "delay", "delay1",
+    "delay3", "delayn", "trend", "init",
+})
+KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "time"})
+# Names XMILE defines that PySD does not: refused rather than mistranslated.
+KNOWN_UNSUPPORTED = {
+    "mod": "the MOD operator", "dt": "the DT builtin", "starttime": "the STARTTIME builtin",
+    "stoptime": "the STOPTIME builtin", "pi": "the PI constant", "inf": "the INF constant",
+}
+
+
+def references(equation: str) -> list[tuple[str, bool]]:
+    """The names an equation uses, each with whether it is called as a function."""
+    toks = tokens(equation)
+    found = []
+    for i, tok in enumerate(toks):
+        if is_name(tok):
+            called = i + 1 < len(toks) and toks[i + 1] == "("
+            found.append((canonical(tok), called))
+    return found
+
+
+def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
+    """Every (feature, variable) in the model that PySD cannot be trusted to simulate."""
+    problems: list[tuple[str, str | None]] = []
+    root = info.root
+    for model in children(root, "model"):
+        for holder in children(model, "variables"):
+            for module in children(holder, "module"):
+                problems.append(("modules", module.get("name")))
+    for macro in root.iter("{*}macro"):
+        problems.append(("macros", macro.get("name")))
+    method = info.sim.method.strip().lower()
+    if method not in ("euler", ""):
+        problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)", None))
+    names = {canonical(v) for v in info.variables}
+    for var in info.variables.values():
+        node = var.node
+        if node is not None:
+            for tag in ("conveyor", "queue"):
+                if any(local(c.tag) == tag for c in node if isinstance(c.tag, str)):
+                    problems.append((f"{tag}s", var.name))
+        if var.dimensions or "[" in var.equation:
+            problems.append(("arrays (subscripted variables)", var.name))
+        for name, called in references(var.equation):
+            if name in names or name in KEYWORDS:
+                continue
+            if name in KNOWN_UNSUPPORTED:
+                problems.append((KNOWN_UNSUPPORTED[name], var.name))
+            elif called and name not in BUILTINS:
+                problems.append((f"the builtin {name.upper()}()", var.name))
+    return problems
+
+
+def ensure_supported(info: ModelInfo) -> None:
+    problems = unsupported(info)
+    if problems:
+        feature, variable = problems[0]
+        raise UnsupportedFeature(feature, variable, info.path)

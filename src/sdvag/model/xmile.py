@@ -1,0 +1,315 @@
+"""Read what sdvag needs from an XMILE file, independently of PySD.
+
+PySD's translator keeps no units, ranges or diagram, and reads some things wrongly; sdvag's own
+reading is what scenarios are validated against, what `describe` prints and what the checks use.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree as ET
+
+from sdvag.errors import SdvagError
+
+XMILE_SUFFIXES = (".xmile", ".xml", ".stmx", ".itmx")
+_STRICT = ET.XMLParser(resolve_entities=False, no_network=True)
+_LENIENT = ET.XMLParser(resolve_entities=False, no_network=True, recover=True)
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def canonical(name: str) -> str:
+    """XMILE identifiers ignore case, and treat spaces, underscores and line breaks alike."""
+    name = name.replace("\\n", " ").replace("\n", " ").replace("_", " ").strip().strip('"')
+    return " ".join(name.lower().split())
+
+
+_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[^\W\d][\w.$\']*|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+'
+                    r'|<>|<=|>=|\S')
+
+
+def tokens(equation: str) -> list[str]:
+    """An XMILE equation as tokens: quoted or bare names, numbers, operators."""
+    return _TOKEN.findall(equation)
+
+
+def is_name(token: str) -> bool:
+    return token.startswith('"') or token[0].isalpha() or token[0] == "_"
+
+
+def local(tag: str) -> str:
+    """Tag name without its namespace (XMILE files come with several namespaces, or none)."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def children(node: ET.Element, tag: str) -> list[ET.Element]:
+    return [c for c in node if isinstance(c.tag, str) and local(c.tag) == tag]
+
+
+def child(node: ET.Element, tag: str) -> ET.Element | None:
+    found = children(node, tag)
+    return found[0] if found else None
+
+
+def text(node: ET.Element | None, tag: str | None = None) -> str:
+    if node is not None and tag is not None:
+        node = child(node, tag)
+    return "" if node is None or node.text is None else node.text.strip()
+
+
+@dataclass(frozen=True)
+class Graphical:
+    """A graphical function (lookup table): y as a function of x."""
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    kind: str = "continuous"
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    kind: str  # "stock", "flow", "aux" or "gf" (a stand-alone graphical function)
+    equation: str = ""
+    units: str = ""
+    doc: str = ""
+    range: tuple[float, float] | None = None
+    graphical: Graphical | None = None
+    inflows: tuple[str, ...] = ()
+    outflows: tuple[str, ...] = ()
+    non_negative: bool = False
+    dimensions: tuple[str, ...] = ()
+    node: ET.Element | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_constant(self) -> bool:
+        """A number the user may override: an aux or flow whose equation is a literal."""
+        return (
+            self.kind in ("aux", "flow")
+            and self.graphical is None
+            and bool(_NUMBER.match(self.equation))
+        )
+
+    @property
+    def default(self) -> float | None:
+        return float(self.equation) if self.is_constant else None
+
+    @property
+    def role(self) -> str:
+        """The kind a modeller would name: stock, flow, constant, graphical or auxiliary."""
+        if self.kind == "stock":
+            return "stock"
+        if self.graphical is not None or self.kind == "gf":
+            return "graphical"
+        if self.is_constant:
+            return "constant"
+        return "flow" if self.kind == "flow" else "auxiliary"
+
+
+@dataclass(frozen=True)
+class SimSpecs:
+    start: float
+    stop: float
+    dt: float
+    save_step: float
+    method: str
+    time_units: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    sha256: str
+    name: str
+    sim: SimSpecs
+    variables: dict[str, Variable]
+    units: tuple[str, ...]
+    root: ET.Element = field(compare=False, repr=False)
+    normalised: bool = False  # the tree was rewritten to standard XMILE (see standard_bytes)
+
+    def find(self, name: str) -> Variable | None:
+        """The variable a (case-, space- and underscore-insensitive) name refers to."""
+        key = canonical(name)
+        for var in self.variables.values():
+            if canonical(var.name) == key:
+                return var
+        return None
+
+    @property
+    def model(self) -> ET.Element:
+        return _main_model(self.root)
+
+
+def _float(value: str | None, what: str, path: Path) -> float:
+    try:
+        result = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SdvagError(f"{path}: {what} is not a number: {value!r}") from None
+    if not math.isfinite(result):
+        raise SdvagError(f"{path}: {what} is not finite: {value!r}")
+    return result
+
+
+def _points(node: ET.Element | None, path: Path, what: str) -> list[float]:
+    if node is None or not (node.text or "").strip():
+        return []
+    sep = node.get("sep", ",")
+    return [_float(v, what, path) for v in node.text.strip().split(sep) if v.strip()]
+
+
+def _graphical(gf: ET.Element, path: Path, name: str) -> Graphical:
+    y = _points(child(gf, "ypts"), path, f"graphical function '{name}' y points")
+    x = _points(child(gf, "xpts"), path, f"graphical function '{name}' x points")
+    if not x:
+        scale = child(gf, "xscale")
+        if scale is None or not y:
+            raise SdvagError(f"{path}: graphical function '{name}' has no x scale or no points")
+        lo = _float(scale.get("min"), f"'{name}' xscale min", path)
+        hi = _float(scale.get("max"), f"'{name}' xscale max", path)
+        x = [lo + (hi - lo) * i / max(len(y) - 1, 1) for i in range(len(y))]
+    if len(x) != len(y):
+        raise SdvagError(f"{path}: graphical function '{name}' has {len(x)} x and {len(y)} y points")
+    return Graphical(tuple(x), tuple(y), gf.get("type", "continuous"))
+
+
+def _main_model(root: ET.Element) -> ET.Element:
+    models = children(root, "model")
+    if not models:
+        raise SdvagError("XMILE file has no <model> element")
+    unnamed = [m for m in models if not m.get("name")]
+    return (unnamed or models)[0]
+
+
+def _variable(node: ET.Element, path: Path) -> Variable:
+    kind = local(node.tag)
+    name = node.get("name", "").strip()
+    if not name:
+        raise SdvagError(f"{path}: a <{kind}> has no name")
+    rng = child(node, "range")
+    bounds = None
+    if rng is not None:
+        bounds = (
+            _float(rng.get("min"), f"range min of '{name}'", path),
+            _float(rng.get("max"), f"range max of '{name}'", path),
+        )
+    gf = node if kind == "gf" else child(node, "gf")
+    dims = child(node, "dimensions")
+    return Variable(
+        name=name.replace("\\n", " "),
+        kind=kind,
+        equation=text(node, "eqn"),
+        units=text(node, "units"),
+        doc=text(node, "doc"),
+        range=bounds,
+        graphical=_graphical(gf, path, name) if gf is not None else None,
+        inflows=tuple(text(n) for n in children(node, "inflow")),
+        outflows=tuple(text(n) for n in children(node, "outflow")),
+        non_negative=child(node, "non_negative") is not None
+        and text(node, "non_negative").lower() != "false",
+        dimensions=tuple(d.get("name", "") for d in children(dims, "dim")) if dims is not None else (),
+        node=node,
+    )
+
+
+def _sim_specs(root: ET.Element, path: Path) -> SimSpecs:
+    specs = child(root, "sim_specs")
+    if specs is None:
+        raise SdvagError(f"{path}: XMILE file has no <sim_specs>")
+    start = _float(text(specs, "start") or "0", "sim_specs start", path)
+    stop = _float(text(specs, "stop"), "sim_specs stop", path)
+    dt_node = child(specs, "dt")
+    dt = _float(text(dt_node) or "1", "sim_specs dt", path)
+    if dt_node is not None and dt_node.get("reciprocal", "").lower() == "true":
+        dt = 1.0 / dt
+    save = child(specs, "save_step")
+    save_step = _float(text(save), "sim_specs save_step", path) if save is not None else dt
+    return SimSpecs(start, stop, dt, save_step, specs.get("method", "Euler"), specs.get("time_units", ""))
+
+
+def _wrap_legacy_variables(model: ET.Element) -> ET.Element:
+    """Stella 10 and earlier saved variables straight under <model>; XMILE 1.0 (and PySD, which
+    otherwise sees an empty model) wants them inside <variables>. Moves them there."""
+    holder = ET.SubElement(model, model.tag.replace("model", "variables"))
+    model.remove(holder)
+    for node in list(model):
+        if isinstance(node.tag, str) and local(node.tag) in ("stock", "flow", "aux", "gf", "module"):
+            model.remove(node)
+            holder.append(node)
+    model.insert(0, holder)
+    return holder
+
+
+def _drop_shadowed_xscales(holder: ET.Element) -> bool:
+    """A graphical function with explicit <xpts> takes its x values from them, and its <xscale>
+    only bounds the editor's axis. PySD instead spreads the y points evenly over the xscale
+    whenever one is present, silently: the xscale is removed before PySD reads the file."""
+    changed = False
+    for gf in holder.iter("{*}gf"):
+        scale = child(gf, "xscale")
+        if scale is not None and child(gf, "xpts") is not None:
+            gf.remove(scale)
+            changed = True
+    return changed
+
+
+def standard_bytes(info: ModelInfo, data: bytes) -> bytes:
+    """The file as PySD should read it: unchanged, unless parsing had to normalise it."""
+    return ET.tostring(info.root, xml_declaration=True, encoding="utf-8") if info.normalised else data
+
+
+def parse(data: bytes, path: Path) -> ModelInfo:
+    try:
+        root = ET.fromstring(data, _STRICT)
+    except ET.XMLSyntaxError as exc:
+        # Stella-saved files often use the isee: prefix without declaring it; that alone is
+        # forgiven (PySD forgives it too), any other malformation is not.
+        if "prefix" not in str(exc).lower():
+            raise SdvagError(f"{path}: not a readable XMILE file ({exc})") from None
+        root = ET.fromstring(data, _LENIENT)
+    if local(root.tag) != "xmile":
+        raise SdvagError(f"{path}: not an XMILE file (root element <{local(root.tag)}>)")
+    model = _main_model(root)
+    holder = child(model, "variables")
+    normalised = holder is None
+    if holder is None:
+        holder = _wrap_legacy_variables(model)
+    normalised |= _drop_shadowed_xscales(holder)
+    variables: dict[str, Variable] = {}
+    for node in list(holder) if holder is not None else []:
+        if not isinstance(node.tag, str) or local(node.tag) not in ("stock", "flow", "aux", "gf"):
+            continue
+        var = _variable(node, path)
+        variables[var.name] = var
+    units = child(root, "model_units")
+    declared = tuple(u.get("name", "") for u in children(units, "unit")) if units is not None else ()
+    header = child(root, "header")
+    if not variables:
+        raise SdvagError(f"{path}: the model defines no variables")
+    return ModelInfo(
+        path=path,
+        sha256=hashlib.sha256(data).hexdigest(),
+        name=text(header, "name") if header is not None else path.stem,
+        sim=_sim_specs(root, path),
+        variables=variables,
+        units=declared,
+        root=root,
+        normalised=normalised,
+    )
+
+
+def model_bytes(path: Path) -> bytes:
+    """The content of a model file, after checking it is one."""
+    if not path.is_file():
+        raise SdvagError(f"{path}: model file not found")
+    if path.suffix.lower() not in XMILE_SUFFIXES:
+        raise SdvagError(f"{path}: not an XMILE model (expected one of {', '.join(XMILE_SUFFIXES)})")
+    return path.read_bytes()
+
+
+def read_model(path: str | Path) -> ModelInfo:
+    """Parse an XMILE file (.xmile, .xml, .stmx) into a ModelInfo."""
+    path = Path(path)
+    return parse(model_bytes(path), path)

@@ -1,0 +1,1 @@
+"""Step 2: scenarios, and the engines that run them (PySD per run; ensembles of many runs)."""
