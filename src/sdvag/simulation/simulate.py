@@ -28,11 +28,16 @@ from sdvag.model.xmile import ModelInfo, canonical, model_bytes
 _SIMULATORS: dict[tuple[str, str], "Simulator"] = {}
 
 
+def step_threshold(at: float) -> float:
+    """The time from which a step policy applies: `at`, less a margin for rounding in TIME."""
+    return at - 1e-9 * max(1.0, abs(at))
+
+
 def _policy_function(model, policy: Policy, base: float):
     """A PySD component for a lever that steps or ramps at a given time."""
     if policy.kind == "step":
-        eps = 1e-9 * max(1.0, abs(policy.at))
-        return lambda: policy.to if model.time() >= policy.at - eps else base
+        threshold = step_threshold(policy.at)
+        return lambda: policy.to if model.time() >= threshold else base
     xs, ys = [policy.at, policy.until], [base, policy.to]
     return lambda: float(np.interp(model.time(), xs, ys))
 
@@ -181,6 +186,11 @@ def compare(targets, set: dict | None = None, report=None) -> xr.Dataset:
         if report:
             report(f"running {i + 1}/{len(scenarios)}: {scenario.name}")
         results.append(Simulator.for_model(scenario.model).run(scenario))
+    return side_by_side(results, names)
+
+
+def side_by_side(results: list[xr.Dataset], names: list[str]) -> xr.Dataset:
+    """Runs along a `scenario` dimension named `names` (outer join on time), outputs merged."""
     combined = xr.concat(results, dim=pd.Index(names, name="scenario"), join="outer",
                          combine_attrs="drop_conflicts", data_vars="all", coords="minimal",
                          compat="override")
