@@ -69,6 +69,22 @@ class ModelCopy:
         doc = self.element(self.node(name), "doc", before=("eqn",))
         doc.text = f"{doc.text.strip()} {text}" if doc.text and doc.text.strip() else text
 
+    def set_points(self, name: str, x, y) -> None:
+        """The graphical function of variable `name` through the points (x, y)."""
+        node = self.node(name)
+        gf = node if local(node.tag) == "gf" else child(node, "gf")
+        if gf is None:
+            gf = self.element(node, "gf", before=("units", "doc", "range", "scale", "format"))
+            gf.set("type", "continuous")
+        for tag in ("xscale", "yscale", "xpts", "ypts"):
+            old = child(gf, tag)
+            if old is not None:
+                gf.remove(old)
+        for tag, values in (("xscale", x), ("yscale", y)):
+            ET.SubElement(gf, self.ns + tag, min=repr(float(min(values))), max=repr(float(max(values))))
+        for tag, values in (("xpts", x), ("ypts", y)):
+            ET.SubElement(gf, self.ns + tag).text = ",".join(repr(float(v)) for v in values)
+
     def uses_of(self, name: str) -> list[str]:
         """Names of the variables whose equation uses `name`."""
         key = canonical(name)

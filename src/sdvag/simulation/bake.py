@@ -12,7 +12,7 @@ from __future__ import annotations
 from lxml import etree as ET
 
 from sdvag.model.rewrite import ModelCopy
-from sdvag.model.xmile import child, local
+from sdvag.model.xmile import child
 from sdvag.simulation.scenario import Policy, Scenario
 from sdvag.simulation.simulate import Simulator, step_threshold
 
@@ -21,33 +21,19 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def _set_points(copy: ModelCopy, name: str, x, y) -> None:
-    """The graphical function of variable `name` through the points (x, y)."""
-    node = copy.node(name)
-    gf = node if local(node.tag) == "gf" else child(node, "gf")
-    if gf is None:
-        gf = copy.element(node, "gf", before=("units", "doc", "range", "scale", "format"))
-        gf.set("type", "continuous")
-    for tag in ("xscale", "yscale", "xpts", "ypts"):
-        old = child(gf, tag)
-        if old is not None:
-            gf.remove(old)
-    ET.SubElement(gf, copy.ns + "xscale", min=_number(min(x)), max=_number(max(x)))
-    ET.SubElement(gf, copy.ns + "yscale", min=_number(min(y)), max=_number(max(y)))
-    ET.SubElement(gf, copy.ns + "xpts").text = ",".join(_number(v) for v in x)
-    ET.SubElement(gf, copy.ns + "ypts").text = ",".join(_number(v) for v in y)
-
-
 def _sim_specs(copy: ModelCopy, times: dict[str, float]) -> None:
+    """The scenario's start, stop and dt. XMILE 1.0 has no save step: the copy saves every dt,
+    a superset of the scenario's save times, with the same values there."""
     specs = child(copy.root, "sim_specs")
-    for tag in ("start", "stop", "dt", "save_step"):
+    for tag in ("start", "stop", "dt"):
         node = child(specs, tag)
         if node is None:
             node = ET.SubElement(specs, copy.ns + tag)
         node.text = _number(times[tag])
         node.attrib.pop("reciprocal", None)
-    for tag in ("start", "stop", "dt", "save_step"):  # the order the schema wants
-        specs.append(child(specs, tag))
+    save = child(specs, "save_step")
+    if save is not None:
+        specs.remove(save)
 
 
 def _policy(copy: ModelCopy, policy: Policy, base: float) -> None:
@@ -59,7 +45,7 @@ def _policy(copy: ModelCopy, policy: Policy, base: float) -> None:
                         f"threshold allows for rounding in TIME).]")
     else:
         copy.set_equation(name, "TIME")
-        _set_points(copy, name, (policy.at, policy.until), (base, policy.to))
+        copy.set_points(name, (policy.at, policy.until), (base, policy.to))
         copy.note(name, f"[Scenario: {base:g} until {policy.at:g}, ramping to {policy.to:g} "
                         f"at {policy.until:g}.]")
 
@@ -72,11 +58,11 @@ def bake(sim: Simulator, scenario: Scenario) -> bytes:
         copy.set_equation(name, _number(value))
         copy.note(name, f"[Scenario {scenario.name}: {value:g}, default {sim.info.variables[name].equation}.]")
     for name, (x, y) in scenario.graphical.items():
-        _set_points(copy, name, x, y)
+        copy.set_points(name, x, y)
         copy.note(name, f"[Scenario {scenario.name}: points replaced.]")
     for name, (t, v) in scenario.inputs.items():
         copy.set_equation(name, "TIME")
-        _set_points(copy, name, t, v)
+        copy.set_points(name, t, v)
         copy.note(name, f"[Scenario {scenario.name}: a time series, linear between its points.]")
     last = {p.variable: p for p in scenario.policies}  # as in a run: the last policy of a lever wins
     for policy in last.values():
