@@ -109,3 +109,17 @@ def test_cli_writes_scores_dominance_and_plot(tmp_path):
                      "loops_logistic_loops.png"]
     header = (tmp_path / "out" / "loops.csv").read_text().splitlines()[0]
     assert header == "time,B1 Crowding,R1 Growth"
+
+
+def test_share_of_each_stage_and_the_dominant_named_loop_printed_by_run():
+    result = sdvag.loops(TWO_LOOPS)
+    shares = result.by_stage.set_index(["stage", "id"])["share"]
+    # the stage changes at the step the population reaches K/2; B1 takes over one step later
+    steps_in_stage_1 = int((result.scores["time"] > 0).sum() - (result.scores["time"] >= half_capacity_time(result)).sum())
+    assert shares[(1, "R1")] == 1.0 and shares[(1, "B1")] == 0.0
+    assert shares[(2, "B1")] == pytest.approx(1 - 1 / (321 - 1 - steps_in_stage_1))
+    assert set(result.by_stage["stage_name"]) == {"growth", "saturation"}
+    proc = cli("run", TWO_LOOPS)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == ("Dominant named loop [logistic_loops]: stage 1: R1 Growth (100% of the "
+                                            "stage); stage 2: B1 Crowding (100% of the stage)")
