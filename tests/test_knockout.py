@@ -29,8 +29,7 @@ def test_frozen_link_gives_exponential_growth_at_the_start_rate():
 
 
 def test_link_frozen_at_a_value_and_loop_cut_at_its_first_equation_link():
-    fixed = sdvag.knockout(MODEL, link=[("Population", "Fractional Growth Rate")],
-                           link_values={("Population", "Fractional Growth Rate"): 500.0})
+    fixed = sdvag.knockout(MODEL, link=[("Population", "Fractional Growth Rate", 500.0)])
     np.testing.assert_allclose(fixed.knocked["Population"].to_numpy(), euler(lambda p: R * 0.5 * p), rtol=1e-12)
     loop = sdvag.knockout(MODEL, loop=["B1"])
     assert loop.cuts[0].startswith("loop B1 Crowding: link Population -> Fractional Growth Rate cut")

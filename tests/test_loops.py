@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import sdvag
-from conftest import FIXTURES, cli
+from conftest import FIXTURES, aux, cli, write_model
 
 pytest.importorskip("simlin")
 
@@ -123,3 +123,11 @@ def test_share_of_each_stage_and_the_dominant_named_loop_printed_by_run():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == ("Dominant named loop [logistic_loops]: stage 1: R1 Growth (100% of the "
                                             "stage); stage 2: B1 Crowding (100% of the stage)")
+
+
+def test_a_model_without_feedback_reports_no_loops(tmp_path):
+    model = write_model(tmp_path / "open.xmile", '<stock name="Stock"><eqn>0</eqn><inflow>Inflow</inflow></stock>'
+                        '<flow name="Inflow"><eqn>Rate</eqn></flow>' + aux("Rate", "2"))
+    result = sdvag.loops(model)
+    assert result.loops.empty and result.dominance.empty and result.by_stage.empty
+    assert result.summary().splitlines()[0] == "0 feedback loops in open"

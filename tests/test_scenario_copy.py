@@ -53,6 +53,7 @@ def test_every_kind_of_change_is_baked_exactly(tmp_path):
     copy = module.scenario_copy(load_scenario(path))
     assert copy.difference <= 1e-9
     bare = sdvag.run(load_scenario(path))
+    assert float(bare["Effect Of Capital"][0]) == 1.0  # the new points at Capital / 100 = 1, not a time series
     assert float(bare["Investment"].sel(time=2025)) != pytest.approx(
         float(sdvag.run(FIXTURES / "levers.xmile")["Investment"].sel(time=2020)))  # the scenario matters
     text = copy.xmile.decode()

@@ -65,15 +65,16 @@ def loops(target, set: dict | None = None, out: str | Path | None = None, progre
     return result
 
 
-def knockout(target, link: list[tuple[str, str]] | None = None, freeze: dict | None = None,
+def knockout(target, link: list[tuple] | None = None, freeze: dict | None = None,
              loop: list[str] | None = None, set: dict | None = None, out: str | Path | None = None,
-             progress: Progress = None, link_values: dict | None = None):
+             progress: Progress = None):
     """A scenario run intact and with links cut, variables frozen or named loops cut
-    (sdvag.analysis.knockout.KnockoutResult); with `out`, write both runs (results.nc,
-    results.csv, dimension `scenario` = intact, knocked out) and a plot per key output."""
+    (sdvag.analysis.knockout.knockout for the arguments); with `out`, write both runs
+    (results.nc, results.csv, dimension `scenario` = intact, knocked out) and a plot per key
+    output; `sdvag.report.knockout_output.summary(result)` tabulates them."""
     from sdvag.analysis.knockout import knockout as analyse
-    result = analyse(target, link=link, freeze=freeze, loop=loop, set=set, link_values=link_values)
+    result = analyse(target, link=link, freeze=freeze, loop=loop, set=set)
     if out is not None:
-        from sdvag.report.tables import write_all
-        result.files = _written(write_all(result.both, out), progress)
+        from sdvag.report.knockout_output import write
+        result.files = _written(write(result, out), progress)
     return result

@@ -13,17 +13,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 
 from sdvag.errors import SdvagError, suggest
-from sdvag.formatting import format_number, text_table
 from sdvag.model.causal import causal_links, has_link
 from sdvag.model.named_loops import find_named_loop, read_named_loops
 from sdvag.model.rewrite import ModelCopy, equation_name
 from sdvag.model.xmile import ModelInfo, Variable, read_model
 from sdvag.simulation.scenario import Scenario, load_scenario
-from sdvag.simulation.simulate import Simulator, outputs_of, side_by_side
+from sdvag.simulation.simulate import Simulator, side_by_side
 
 
 @dataclass
@@ -39,22 +37,6 @@ class KnockoutResult:
         """The two runs along a `scenario` dimension (intact, knocked out), as `compare` gives."""
         knocked = self.knocked[[v for v in self.knocked.data_vars if v in self.intact]]
         return side_by_side([self.intact, knocked], ["intact", "knocked out"])
-
-    def summary(self, years: list[float] | None = None) -> str:
-        """The key outputs intact and knocked out at `years` (default: five spread over the run)."""
-        times = self.intact["time"].to_numpy()
-        if years is None:
-            picks = np.linspace(0, times.size - 1, min(5, times.size)).round().astype(int)
-            years = [float(times[i]) for i in sorted(set(picks))]
-        rows = []
-        for name in outputs_of(self.intact):
-            a = self.intact[name].sel(time=years, method="nearest").to_numpy()
-            b = self.knocked[name].sel(time=years, method="nearest").to_numpy()
-            change = [f"{(y - x) / abs(x):+.1%}" if x != 0 else ("0" if y == 0 else "n/a") for x, y in zip(a, b)]
-            rows += [[name, "intact", *map(format_number, a)], ["", "knocked out", *map(format_number, b)],
-                     ["", "change", *change]]
-        lines = [f"Knock-out in {self.scenario}:", *(f"  {cut}" for cut in self.cuts)]
-        return "\n".join([*lines, text_table(["output", "run", *(f"{y:g}" for y in years)], rows)])
 
 
 def _variable(info: ModelInfo, name: str, what: str) -> Variable:
@@ -73,6 +55,12 @@ def _frozen(copy: ModelCopy, source: Variable, value: float | None, name: str, t
         equation, doc = repr(float(value)), f"'{source.name}' frozen at {value:g}"
     copy.add(tag, name, equation, source.units, f"Knock-out: {doc}.")
     return name
+
+
+def _link(spec) -> tuple[str, str, float | None]:
+    if isinstance(spec, (tuple, list)) and len(spec) in (2, 3) and all(isinstance(n, str) for n in spec[:2]):
+        return spec[0], spec[1], (float(spec[2]) if len(spec) == 3 else None)
+    raise SdvagError(f"link {spec!r}: expected (source, target) or (source, target, value)")
 
 
 def _cut_link(copy: ModelCopy, info: ModelInfo, source: str, target: str, value: float | None) -> str:
@@ -108,19 +96,20 @@ def _cut_loop(copy: ModelCopy, info: ModelInfo, wanted: str) -> str:
     return f"loop {loop.label}: " + _cut_link(copy, info, source, target, None)
 
 
-def knockout(target: str | Path | Scenario, link: list[tuple[str, str]] | None = None,
+def knockout(target: str | Path | Scenario, link: list[tuple] | None = None,
              freeze: dict[str, float | None] | None = None, loop: list[str] | None = None,
-             set: dict | None = None, link_values: dict[tuple[str, str], float] | None = None) -> KnockoutResult:
+             set: dict | None = None) -> KnockoutResult:
     """Run a scenario intact and with the given links cut, variables frozen and named loops cut.
 
-    `link` holds (source, target) pairs, frozen at the source's start-time value unless
-    `link_values` gives a value; `freeze` maps names to a value or None (start-time value)."""
+    `link` holds (source, target) pairs, the target seeing the source's start-time value, or
+    (source, target, value) triples; `freeze` maps names to a value or None (start-time value);
+    `loop` names named loops, by code (R1) or name."""
     scenario = target if isinstance(target, Scenario) else load_scenario(target, set)
     if not (link or freeze or loop):
         raise SdvagError("knockout: nothing to cut (give a link, a variable to freeze or a named loop)")
     info = read_model(scenario.model)
     copy = ModelCopy(info)
-    cuts = [_cut_link(copy, info, s, t, (link_values or {}).get((s, t))) for s, t in link or []]
+    cuts = [_cut_link(copy, info, *_link(spec)) for spec in link or []]
     cuts += [_freeze(copy, info, name, value) for name, value in (freeze or {}).items()]
     cuts += [_cut_loop(copy, info, wanted) for wanted in loop or []]
     intact = Simulator.for_model(scenario.model).run(scenario)

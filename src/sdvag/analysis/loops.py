@@ -22,12 +22,18 @@ from sdvag.analysis.checks import ENGINE_TOLERANCE, trajectory_differences
 from sdvag.analysis.scenario_copy import scenario_copy
 from sdvag.analysis.stages import STAGE_VARIABLE, stage_names
 from sdvag.errors import SdvagError
+from sdvag.formatting import text_table
 from sdvag.model.named_loops import NamedLoop, read_named_loops
 from sdvag.model.xmile import ModelInfo, canonical, read_model
 from sdvag.simulation.scenario import Scenario, load_scenario
 
 POLARITY = {"REINFORCING": "R", "MOSTLY_REINFORCING": "R", "BALANCING": "B", "MOSTLY_BALANCING": "B",
             "UNDETERMINED": "U"}
+
+
+LOOP_COLUMNS = ["id", "name", "named", "polarity", "variables", "partition", "importance", "alone"]
+DOMINANCE_COLUMNS = ["start", "end", "partition", "loops", "polarity"]
+STAGE_COLUMNS = ["stage", "stage_name", "id", "name", "share"]
 
 
 class LoopAnalysisError(SdvagError):
@@ -63,8 +69,9 @@ class LoopsResult:
         return found
 
     def summary(self) -> str:
-        from sdvag.formatting import text_table
         lines = [f"{len(self.loops)} feedback loops in {self.scenario}"]
+        if self.loops.empty:
+            return lines[0]
         shown = self.loops.sort_values(["named", "importance"], ascending=[False, False]).head(20)
         lines.append(text_table(["loop", "polarity", "mean |score|", "variables"], [
             [f"{r.id} {r.name}", r.polarity, f"{r.importance:.2f}", " -> ".join(r.variables)]
@@ -88,7 +95,7 @@ class LoopsResult:
                 top = group[group["share"] > 0].sort_values("share", ascending=False)
                 text = ", ".join(f"{self.label(r.id)} {r.share:.0%}" for r in top.itertuples())
                 lines.append(f"  stage {stage}{f' ({name})' if name else ''}: {text or 'none'}")
-        return "\n".join([*lines, *self.warnings])
+        return "\n".join(lines)
 
 
 def _simlin():
@@ -108,14 +115,14 @@ def available() -> bool:
     return True
 
 
-def _simlin_run(xmile: bytes, info: ModelInfo, dt: float):
+def _simlin_run(xmile: bytes, info: ModelInfo):
+    """Simlin's run of the model file with loop scores (at every dt: the copy saves every dt)."""
     simlin = _simlin()
     with tempfile.TemporaryDirectory(prefix="sdvag-loops-") as tmp:
         path = Path(tmp) / "model.xmile"
         path.write_bytes(xmile)
         try:
             model = simlin.load(path)
-            model.project.set_sim_specs(save_step=dt)  # scores at every step, not only saved ones
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 run = model.run(analyze_loops=True)
@@ -128,6 +135,15 @@ def _simlin_run(xmile: bytes, info: ModelInfo, dt: float):
     return run, loops
 
 
+def _model_name(info: ModelInfo, engine_name: str) -> str:
+    """A variable's name as the model spells it, from Simlin's identifier for it."""
+    var = info.find(engine_name)
+    if var is None:
+        raise LoopAnalysisError(f"{info.path}: Simlin reports a loop through '{engine_name}', "
+                                f"which is not a variable of the model")
+    return var.name
+
+
 def _same_cycle(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     if len(a) != len(b) or not a:
         return False
@@ -135,17 +151,20 @@ def _same_cycle(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return any(doubled[i:i + len(b)] == b for i in range(len(a)))
 
 
-def _key_variables(info: ModelInfo, variables: tuple[str, ...]) -> str:
-    """Two variables that identify a loop: its stocks first, then the rest in causal order."""
-    order = sorted(variables, key=lambda v: info.variables[v].kind != "stock")
-    return " / ".join(order[:2])
+def _key_variables(info: ModelInfo, variables: tuple[str, ...], taken: set[str]) -> str:
+    """Two variables that name a loop: its stocks first, then the rest in causal order; the
+    first pair no other loop's name has taken, if there is one."""
+    order = sorted(variables, key=lambda v: info.variables[v].kind != "stock")  # stable: causal order kept
+    pairs = [f"{a} / {b}" for i, a in enumerate(order) for b in order[i + 1:]]
+    name = next((p for p in pairs if p not in taken), pairs[0])
+    taken.add(name)
+    return name
 
 
 def _name_loops(info: ModelInfo, loops, named: list[NamedLoop]) -> tuple[pd.DataFrame, list[str]]:
-    by_key = {canonical(v): v for v in info.variables}
     rows, warned = [], []
     for loop in loops:
-        variables = tuple(by_key[canonical(v)] for v in loop.variables)
+        variables = tuple(_model_name(info, v) for v in loop.variables)
         score = np.asarray(loop.behavior_time_series, dtype=float)
         rows.append({"engine_id": loop.id, "variables": variables, "polarity": POLARITY[loop.polarity.name],
                      "partition": loop.partition, "importance": float(np.nanmean(np.abs(score))),
@@ -168,6 +187,7 @@ def _name_loops(info: ModelInfo, loops, named: list[NamedLoop]) -> tuple[pd.Data
                           f"in this run")
     taken = {loop.code for loop in named}
     counters: dict[str, int] = {}
+    used_names: set[str] = set()
     for i in sorted(range(len(rows)), key=lambda i: -rows[i]["importance"]):
         if ids[i] is not None:
             continue
@@ -178,7 +198,7 @@ def _name_loops(info: ModelInfo, loops, named: list[NamedLoop]) -> tuple[pd.Data
         counters[letter] = n
         ids[i] = f"{letter}{n}"
         taken.add(ids[i])
-        names[i] = _key_variables(info, rows[i]["variables"])
+        names[i] = _key_variables(info, rows[i]["variables"], used_names)
     sizes = frame["partition"].value_counts(dropna=False)
     frame["alone"] = [p is None or sizes.get(p, 0) == 1 for p in frame["partition"]]
     frame.insert(0, "id", ids)
@@ -212,7 +232,7 @@ def _dominance(frame: pd.DataFrame, periods, time: np.ndarray) -> tuple[pd.DataF
         if current is not None:
             rows.append({"start": start, "end": float(time[-1]), "partition": part,
                          "loops": current[0], "polarity": current[1]})
-    dominance = pd.DataFrame(rows, columns=["start", "end", "partition", "loops", "polarity"])
+    dominance = pd.DataFrame(rows, columns=DOMINANCE_COLUMNS)
     return dominance.sort_values(["start", "partition"], kind="stable").reset_index(drop=True), \
         [frozenset(s) for s in at_step]
 
@@ -233,7 +253,7 @@ def _by_stage(frame: pd.DataFrame, at_step: list[frozenset], stages: np.ndarray,
             share = sum(loop_id in steps[i] for i in where) / where.size
             rows.append({"stage": stage, "stage_name": names.get(stage, ""), "id": loop_id, "name": name,
                          "share": share})
-    return pd.DataFrame(rows, columns=["stage", "stage_name", "id", "name", "share"])
+    return pd.DataFrame(rows, columns=STAGE_COLUMNS)
 
 
 def loops(target: str | Path | Scenario, set: dict | None = None) -> LoopsResult:
@@ -245,9 +265,7 @@ def loops(target: str | Path | Scenario, set: dict | None = None) -> LoopsResult
     if problems:
         raise SdvagError(problems[0])
     copy = scenario_copy(scenario)
-    times = copy.run.attrs.get("time_settings")
-    dt = float(pd.read_json(pd.io.common.StringIO(times), typ="series")["dt"]) if times else info.sim.dt
-    run, found = _simlin_run(copy.xmile, info, dt)
+    run, found = _simlin_run(copy.xmile, info)
     results = run.results
     diffs = trajectory_differences(copy.run, results)
     wrong = sorted((d, n) for n, d in diffs.items() if not d <= ENGINE_TOLERANCE)
@@ -256,27 +274,26 @@ def loops(target: str | Path | Scenario, set: dict | None = None) -> LoopsResult
                                 f"('{wrong[-1][1]}' by {wrong[-1][0]:.1e}); its loop scores would not describe "
                                 f"this scenario")
     time = np.asarray(results.index, dtype=float)
+    time_coord = {"time": ("time", time, {"units": info.sim.time_units or "time"})}
+    if not found:
+        named_missing = [f"warning: named loop {loop.label} is not a feedback loop Simlin found" for loop in named]
+        return LoopsResult(scenario.name, pd.DataFrame(columns=LOOP_COLUMNS), xr.Dataset(coords=time_coord),
+                           pd.DataFrame(columns=DOMINANCE_COLUMNS), pd.DataFrame(columns=STAGE_COLUMNS),
+                           copy.run, named_missing)
     frame, warned = _name_loops(info, found, named)
-    if frame.empty:
-        empty = pd.DataFrame(columns=["id", "name", "named", "polarity", "variables", "partition", "importance", "alone"])
-        return LoopsResult(scenario.name, empty, xr.Dataset(coords={"time": time}),
-                           pd.DataFrame(columns=["start", "end", "partition", "loops", "polarity"]),
-                           pd.DataFrame(columns=["stage", "stage_name", "id", "name", "share"]), copy.run, warned)
     dominance, at_step = _dominance(frame, run.dominant_periods, time)
     stage_column = {canonical(str(c)): c for c in results.columns}.get(canonical(STAGE_VARIABLE))
-    by_stage = _by_stage(frame, at_step, results[stage_column].to_numpy(dtype=float),
-                         stage_names(copy.run) if STAGE_VARIABLE in copy.run else {}) \
-        if stage_column is not None else pd.DataFrame(columns=["stage", "stage_name", "id", "name", "share"])
-    time_units = info.sim.time_units or "time"
+    by_stage = pd.DataFrame(columns=STAGE_COLUMNS) if stage_column is None else _by_stage(
+        frame, at_step, results[stage_column].to_numpy(dtype=float), stage_names(copy.run))
     scores = xr.Dataset(
         {r.id: xr.DataArray(r.score, dims="time", attrs={
             "name": r.name, "polarity": r.polarity, "variables": " -> ".join(r.variables),
             "named": int(r.named), "partition": -1 if r.partition is None else int(r.partition)})
          for r in frame.itertuples()},
-        coords={"time": ("time", time, {"units": time_units})},
+        coords=time_coord,
         attrs={"scenario": scenario.name, "model": str(info.path), "model_sha256": info.sha256,
                "description": "relative loop score (Loops That Matter, by Simlin): the loop's signed share "
                               "of the change in its cycle partition"})
-    table = frame.drop(columns=["engine_id", "score"]).sort_values(
+    table = frame[LOOP_COLUMNS].sort_values(
         ["named", "importance"], ascending=[False, False], kind="stable").reset_index(drop=True)
     return LoopsResult(scenario.name, table, scores, dominance, by_stage, copy.run, warned)

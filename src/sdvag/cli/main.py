@@ -51,9 +51,14 @@ def _dominant_named_loops(ds, targets) -> None:
         return
     from sdvag.analysis.loops import loops
     for scenario in targets:
-        if not read_named_loops(read_model(scenario.model))[0]:
+        named, problems = read_named_loops(read_model(scenario.model))
+        if not named or problems:
+            continue  # `describe` and `loops` report the problems
+        try:
+            found = loops(scenario).dominant_named()
+        except SdvagError as exc:
+            _say(f"warning: dominant named loops not computed: {exc}")
             continue
-        found = loops(scenario).dominant_named()
         text = "; ".join(f"stage {stage}: {label} ({share:.0%} of the stage)" for stage, _, label, share in found)
         print(f"Dominant named loop [{scenario.name}]: {text or 'none'}")
 
@@ -122,6 +127,8 @@ def cmd_loops(args) -> None:
     from sdvag.api import loops
     result = loops(args.target, set=_overrides(args.set), out=args.out, progress=_say)
     print(result.summary())
+    for warning in result.warnings:
+        _say(warning)
 
 
 def _cut(spec: str, what: str) -> tuple[str, float | None]:
@@ -137,19 +144,18 @@ def _cut(spec: str, what: str) -> tuple[str, float | None]:
 
 def cmd_knockout(args) -> None:
     from sdvag.api import knockout
-    links, values = [], {}
+    from sdvag.report.knockout_output import summary
+    links = []
     for spec in args.link or []:
         pair, value = _cut(spec, "--link")
         source, sep, target = pair.partition("->")
         if not sep or not source.strip() or not target.strip():
             raise SdvagError(f"--link {spec}: expected \"SOURCE -> TARGET\" (or SOURCE -> TARGET=VALUE)")
-        links.append((source.strip(), target.strip()))
-        if value is not None:
-            values[links[-1]] = value
+        links.append((source.strip(), target.strip(), value) if value is not None else (source.strip(), target.strip()))
     freeze = dict(_cut(spec, "--freeze") for spec in args.freeze or [])
     result = knockout(args.target, link=links, freeze=freeze, loop=args.loop, set=_overrides(args.set),
-                      out=args.out, progress=_say, link_values=values)
-    print(result.summary())
+                      out=args.out, progress=_say)
+    print(summary(result))
 
 
 def cmd_data(args) -> None:
