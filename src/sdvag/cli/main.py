@@ -14,7 +14,9 @@ from sdvag.errors import SdvagError
 from sdvag.simulation.scenario import load_scenario, read_toml
 from sdvag.simulation.simulate import compare, run
 from sdvag.model.shipped import SHIPPED, shipped_models, shipped_scenarios
+from sdvag.model.named_loops import read_named_loops
 from sdvag.model.xmile import read_model
+from sdvag.analysis.stages import STAGE_VARIABLE
 
 
 
@@ -40,20 +42,19 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _dominant_named_loops(ds, targets) -> None:
+def _dominant_named_loops(ds, scenarios) -> None:
     """Under the stage table: the named loop dominating each stage longest, for models that
     name loops (computed only then, and only with the engine extra installed)."""
-    from sdvag.analysis.loops import available
-    from sdvag.analysis.stages import STAGE_VARIABLE
-    from sdvag.model.named_loops import read_named_loops
-    from sdvag.simulation.scenario import load_scenario
-    if STAGE_VARIABLE not in ds or not available():
+    if STAGE_VARIABLE not in ds:
         return
-    from sdvag.analysis.loops import loops
-    for scenario in targets:
-        named, problems = read_named_loops(read_model(scenario.model))
-        if not named or problems:
-            continue  # `describe` and `loops` report the problems
+    labels = {s.model: read_named_loops(read_model(s.model)) for s in scenarios}
+    named = [s for s in scenarios if labels[s.model][0] and not labels[s.model][1]]  # `loops` reports problems
+    if not named:
+        return
+    from sdvag.analysis.loops import available, loops
+    if not available():
+        return
+    for scenario in named:
         try:
             found = loops(scenario).dominant_named()
         except SdvagError as exc:
@@ -103,7 +104,6 @@ def cmd_describe(args) -> None:
         print(f"{var.name}: {', '.join(bits)}")
         if var.doc:
             print(f"    {' '.join(var.doc.split())}")
-    from sdvag.model.named_loops import read_named_loops
     named, problems = read_named_loops(info)
     if named or problems:
         print("named loops:")
