@@ -23,6 +23,7 @@ from sdvag.errors import SdvagError, UnsupportedFeature, suggest
 from sdvag.simulation.scenario import Scenario, load_scenario
 from sdvag.model.shipped import shipped_models, shipped_scenarios
 from sdvag.simulation.simulate import Simulator, default_outputs, to_dataset
+from sdvag.model.names import spaced_names, spacing_hint
 from sdvag.model.support import BUILTINS, KEYWORDS, references, unsupported
 from sdvag.model.units import check_units
 from sdvag.model.views import connectors, inside, read_view
@@ -125,8 +126,12 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
         for name, called in references(var.equation):
             if name not in names and name not in KEYWORDS and not (called and name in BUILTINS):
                 undefined.append((var.name, name))
+    spaced = dict(spaced_names(info))
     for owner, name in undefined:
-        out.add("structure", "fail", f"'{owner}' uses '{name}', which is not defined", [owner])
+        if owner not in spaced:
+            out.add("structure", "fail", f"'{owner}' uses '{name}', which is not defined", [owner])
+    for owner in dict.fromkeys(owner for owner, _ in undefined if owner in spaced):
+        out.add("structure", "fail", spacing_hint(owner, spaced[owner]), [owner])
     if not duplicates and not undefined and not any(f.check == "structure" for f in out):
         out.add("structure", "pass", f"{len(info.variables)} variables, names unique and defined")
 
