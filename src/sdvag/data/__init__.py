@@ -18,6 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from sdvag.errors import SdvagError, suggest
+from sdvag.formatting import format_number, text_table
 
 COLUMNS = ("series", "year", "value", "unit", "status", "source")
 STATUSES = ("confirmed", "derived", "seed")
@@ -161,6 +162,16 @@ def catalogue(file: str | Path | None = None) -> str:
                      f"n={len(rows):<3} {statuses}")
     lines.append(f"({len(frame)} values in {frame['series'].nunique()} series from {path().name if file is None else file}; "
                  "statuses: confirmed, derived, seed; see sdvag/data/README.md)")
+    return "\n".join(lines)
+
+
+def describe(name: str, file: str | Path | None = None) -> str:
+    """One series, a line per year: value, status and source (for `sdvag data NAME`)."""
+    one = series(name, file)
+    lines = [f"{name} ({one.attrs['units'] or 'no unit'}), {one.size} values"]
+    rows = [[f"{year:g}", format_number(value), status, source] for year, value, status, source in
+            zip(one["year"].to_numpy(), one.to_numpy(), one["status"].to_numpy(), one["source"].to_numpy())]
+    lines.append(text_table(["year", "value", "status", "source"], rows))
     return "\n".join(lines)
 
 

@@ -35,9 +35,9 @@ def shipped(kind: str) -> list[Path]:
     for sub in KINDS[kind]:
         folder = SHIPPED / sub
         if folder.is_dir():
-            found += [p for p in folder.iterdir() if p.is_file()
-                      and (p.suffix.lower() in XMILE_SUFFIXES if kind == "model" else p.suffix == ".toml")]
-    return sorted(found)
+            found += sorted(p for p in folder.iterdir() if p.is_file()
+                            and (p.suffix.lower() in XMILE_SUFFIXES if kind == "model" else p.suffix == ".toml"))
+    return found
 
 
 def locate(target: str | Path, kinds: tuple[str, ...] = ("scenario", "model")) -> Path:
