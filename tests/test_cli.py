@@ -1,9 +1,13 @@
 """`python -m sdvag`: outputs, exit statuses and one-line errors."""
+import argparse
 import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from sdvag.cli.main import main, parser
 
 from conftest import FIXTURES, cli
 
@@ -99,21 +103,23 @@ def test_list_shows_names_that_run_from_anywhere_by_kind():
     assert "psva" not in sections["scenarios"] and "cluster_evolution" not in sections["scenarios"]
 
 
-def test_shipped_items_run_by_name_from_another_folder(tmp_path):
-    proc = cli("run", "tic_baseline", "--outputs", "member firms,Evolution Stage", "--years", "2000,2035",
-               cwd=tmp_path)
+def test_shipped_items_run_by_name_from_another_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    cli = in_process(capsys)
+    proc = cli("run", "tic_baseline", "--outputs", "member firms,Evolution Stage", "--years", "2000,2035")
     assert proc.returncode == 0, proc.stderr
     header, _, firms, stage = proc.stdout.splitlines()[:4]
     assert header.split()[-2:] == ["2000", "2035"]
     assert firms.startswith("Member Firms (firms)") and stage.startswith("Evolution Stage")
     assert "Land Capacity" not in proc.stdout  # only the outputs asked for
-    proc = cli("run", "tic_baseln", cwd=tmp_path)
+    proc = cli("run", "tic_baseln")
     assert proc.returncode == 2 and "did you mean 'tic_baseline'" in proc.stderr
-    proc = cli("run", "tic_baseline", "--years", "2050", cwd=tmp_path)
+    proc = cli("run", "tic_baseline", "--years", "2050")
     assert proc.returncode == 2 and "2050 is outside the run (2000 to 2035)" in proc.stderr
 
 
-def test_init_copies_models_and_scenarios_that_run_in_place(tmp_path):
+def test_init_copies_models_and_scenarios_that_run_in_place(tmp_path, capsys):
+    cli = in_process(capsys)
     proc = cli("init", tmp_path / "work")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "work" / "models" / "cluster_evolution.xmile").is_file()
@@ -125,7 +131,8 @@ def test_init_copies_models_and_scenarios_that_run_in_place(tmp_path):
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
-def test_out_of_range_values_need_the_flag_and_name_their_source(tmp_path):
+def test_out_of_range_values_need_the_flag_and_name_their_source(tmp_path, capsys):
+    cli = in_process(capsys)
     proc = cli("run", MODEL, "--set", "Growth Rate=5")
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: --set: Growth Rate=5: 5 is outside the range of 'Growth Rate' [0, 2]")
@@ -145,7 +152,8 @@ def test_out_of_range_values_need_the_flag_and_name_their_source(tmp_path):
     assert proc.returncode == 0 and "(allowed)" in proc.stderr
 
 
-def test_describe_variable_shows_equation_uses_and_used_by():
+def test_describe_variable_shows_equation_uses_and_used_by(capsys):
+    cli = in_process(capsys)
     proc = cli("describe", MODEL, "adoption")
     assert proc.returncode == 0, proc.stderr
     lines = dict(line.strip().split(":", 1) for line in proc.stdout.splitlines()[1:])
@@ -156,12 +164,29 @@ def test_describe_variable_shows_equation_uses_and_used_by():
     assert proc.returncode == 2 and "did you mean 'Adopters'" in proc.stderr
 
 
-def test_help_has_examples_version_and_choices():
+def test_help_has_examples_version_and_choices(capsys):
+    cli = in_process(capsys)
     assert cli("--version").stdout.startswith("sdvag ")
-    for command in ("list", "init", "describe", "run", "compare", "check", "data", "calibrate",
-                    "sensitivity", "diagram", "export"):
-        text = cli(command, "--help").stdout
-        assert "examples:" in text and "sdvag " + command in text, command
-    assert "{local,global,multistart}" in cli("calibrate", "--help").stdout
+    top = parser()
+    [commands] = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(commands.choices) >= {"list", "init", "describe", "run", "compare", "check", "data",
+                                     "calibrate", "sensitivity", "diagram", "export"}
+    for name, sub in commands.choices.items():
+        text = sub.format_help()
+        assert "examples:" in text and "sdvag " + name in text, name
+        assert all(a.help for a in sub._actions), name  # every argument explained
+    assert "{local,global,multistart}" in commands.choices["calibrate"].format_help()
     proc = cli("data", "taobao_towns")
     assert proc.returncode == 0 and "2018" in proc.stdout and "confirmed" in proc.stdout
+
+
+def in_process(capsys):
+    """`sdvag ARGS` run by main() in this process (no interpreter start-up): a CompletedProcess."""
+    def run(*args):
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's --version and --help
+            status = exc.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, status, out, err)
+    return run
