@@ -33,5 +33,5 @@ def bar(total: int, progress: Progress, description: str):
     None when progress goes to a callable or nowhere."""
     if progress is True or (progress is None and watched()):
         from tqdm.auto import tqdm
-        return tqdm(total=total, desc=description, unit="run", file=sys.stderr, leave=False)
+        return tqdm(total=total, desc=description, unit="run", file=sys.stderr)
     return None

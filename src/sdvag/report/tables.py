@@ -122,37 +122,12 @@ def write_csv(ds: xr.Dataset, path: Path) -> None:
 
 
 def plot_outputs(ds: xr.Dataset, out: Path, formats=("png",)) -> list[Path]:
-    """One plot per key output in each of `formats` (png, pdf, svg); a line per scenario when
-    runs are compared, each in its own dash style and marker; the stage indicator as steps
-    with the stages' names."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """One plot per key output in each of `formats` (png, pdf, svg)."""
+    plt = _pyplot()
     formats = plot_formats(formats)
     written = []
-    time_units = ds["time"].attrs.get("units", "time")
     for name in outputs_of(ds):
-        fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-        runs = [(label, run) for label, run in _runs(ds) if name in run]
-        for i, (run_name, run) in enumerate(runs):
-            dash, marker = LINE_STYLES[i % len(LINE_STYLES)] if len(runs) > 1 else LINE_STYLES[0]
-            points = run["time"].size
-            style = dict(label=run_name, linewidth=1.8, linestyle=dash, marker=marker, markersize=4,
-                         markevery=(i % 5 * max(points // 50, 1), max(points // 10, 1)))
-            if name == STAGE_VARIABLE:
-                ax.step(run["time"], run[name], where="post", **style)
-            else:
-                ax.plot(run["time"], run[name], **style)
-        if name == STAGE_VARIABLE:
-            _stage_axis(ax, ds)
-        units = ds[name].attrs.get("units", "")
-        ax.set_title(name)
-        ax.set_xlabel(time_units)
-        ax.set_ylabel("" if name == STAGE_VARIABLE else units)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
+        fig = output_figure(ds, name)
         for fmt in formats:
             target = out / f"{slug(name)}.{fmt}"
             with atomic_write(target) as tmp:
@@ -160,6 +135,40 @@ def plot_outputs(ds: xr.Dataset, out: Path, formats=("png",)) -> list[Path]:
             written.append(target)
         plt.close(fig)
     return written
+
+
+def output_figure(ds: xr.Dataset, name: str):
+    """The plot of one output over time: a line per scenario when runs are compared, each in its
+    own dash style and marker so that coinciding runs stay visible; the stage indicator as
+    steps, its ticks labelled with the stages' names."""
+    fig, ax = _pyplot().subplots(figsize=(7, 4.2), dpi=110)
+    runs = [(label, run) for label, run in _runs(ds) if name in run]
+    for i, (run_name, run) in enumerate(runs):
+        dash, marker = LINE_STYLES[i % len(LINE_STYLES)] if len(runs) > 1 else LINE_STYLES[0]
+        points = run["time"].size
+        style = dict(label=run_name, linewidth=1.8, linestyle=dash, marker=marker, markersize=4,
+                     markevery=(i % 5 * max(points // 50, 1), max(points // 10, 1)))
+        if name == STAGE_VARIABLE:
+            ax.step(run["time"], run[name], where="post", **style)
+        else:
+            ax.plot(run["time"], run[name], **style)
+    if name == STAGE_VARIABLE:
+        _stage_axis(ax, ds)
+    ax.set_title(name)
+    ax.set_xlabel(ds["time"].attrs.get("units", "time"))
+    ax.set_ylabel("" if name == STAGE_VARIABLE else ds[name].attrs.get("units", ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _pyplot():
+    """matplotlib.pyplot drawing to files, never to a window."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def plot_formats(formats) -> tuple[str, ...]:
