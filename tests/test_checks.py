@@ -1,5 +1,7 @@
 """`sdvag check`: each check passes a sound model and fails a deliberately broken one, naming
 the variable concerned."""
+import shutil
+
 import pytest
 
 from sdvag.analysis import checks
@@ -195,3 +197,20 @@ def test_check_reports_on_odd_models_without_crashing(tmp_path, kind):
     assert {f.check for f in findings} >= {"support", "structure", "documentation"}, kind
     assert all(f.status in ("pass", "warn", "fail") and f.message for f in findings), kind
     assert any(f.status != "pass" for f in findings), kind
+
+
+def test_spaces_in_a_name_get_a_hint_not_just_an_undefined_name(tmp_path):
+    path = write_model(tmp_path / "bass.xmile", BASS.replace("Total_Market", "Total Market"))
+    [f] = failures(path, ["structure"])
+    assert "write `Total_Market` or quote the name" in f.message and f.variables == ("Adoption",)
+
+
+def test_a_scenario_is_checked_with_its_own_values_and_key_outputs(tmp_path):
+    shutil.copy(FIXTURES / "adoption.xmile", tmp_path)
+    scenario = tmp_path / "fast.toml"
+    scenario.write_text('model = "adoption.xmile"\noutputs = ["Adoption"]\n[constants]\n"Growth Rate" = 1.9\n')
+    [f] = check(scenario, only=["integration"])
+    assert f.model == "fast.toml" and f.status == "pass" and "('Adoption')" in f.message
+    scenario.write_text(scenario.read_text().replace("1.9", "3"))
+    with pytest.raises(SdvagError, match="outside the range of 'Growth Rate'"):
+        check(scenario, only=["integration"])
