@@ -57,6 +57,8 @@ def scenario_toml(result, folder: Path) -> str:
              f"description = {_value(spec.description or sc.description)}"]
     if sc.outputs:
         lines.append(f"outputs = {_value(sc.outputs)}")
+    if sc.warnings:  # the starting scenario allowed values outside their ranges: so must this one
+        lines.append("allow_out_of_range = true")
     if sc.sim:
         lines += _table("[sim]", sc.sim)
     lines += _table("[constants]", sc.constants)
