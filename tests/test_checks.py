@@ -214,3 +214,15 @@ def test_a_scenario_is_checked_with_its_own_values_and_key_outputs(tmp_path):
     scenario.write_text(scenario.read_text().replace("1.9", "3"))
     with pytest.raises(SdvagError, match="outside the range of 'Growth Rate'"):
         check(scenario, only=["integration"])
+
+
+def test_a_stella_sir_model_without_docs_or_ranges_passes_with_warnings_only():
+    """A user's model (tests/fixtures/sir_stella.stmx): Stella does not require <doc>, <range> or
+    declared units, and reads people, persons, person and People as one unit, day and Days as one."""
+    findings = check(FIXTURES / "sir_stella.stmx")
+    assert [f"{f.check}: {f.message}" for f in findings if f.status == "fail"] == []
+    warned = {f.check for f in findings if f.status == "warn"}
+    assert warned == {"documentation", "units"}
+    assert any(f.check == "units" and f.status == "pass" for f in findings)
+    assert {f.check for f in findings if f.status == "pass"} >= {"support", "structure", "diagram",
+                                                                 "extreme", "integration"}
