@@ -117,7 +117,7 @@ class Checker:
     specification) into checked objects; `info`, the model names are checked against, may be
     set once the model is known."""
 
-    def __init__(self, source: str, info: ModelInfo | None = None, allow_out_of_range: bool = False):
+    def __init__(self, source: str, info: ModelInfo | None = None, allow_out_of_range: bool | None = None):
         self.source, self.info, self.problems = source, info, []
         self.allow_out_of_range, self.warnings = allow_out_of_range, []
 
@@ -153,11 +153,14 @@ class Checker:
 
     def in_range(self, key: str, var: Variable, value: float) -> None:
         """A value outside the variable's <range>: refused, or (as a Stella slider's limits are
-        only a guide) a warning when out-of-range values are allowed."""
+        only a guide) a warning when out-of-range values are allowed; None: never allowed (the
+        bounds of a specification)."""
         if var.range is not None and not var.range[0] <= value <= var.range[1]:
             message = f"{value:g} is outside the range of {var.name!r} [{var.range[0]:g}, {var.range[1]:g}]"
             if self.allow_out_of_range:
                 self.warnings.append(f"{self.source}: {key}: {message} (allowed)")
+            elif self.allow_out_of_range is None:
+                self.fail(key, message)
             else:
                 self.fail(key, f"{message} (allow it with --allow-out-of-range or "
                                f"`allow_out_of_range = true` in the scenario)")
