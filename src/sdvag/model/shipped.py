@@ -75,7 +75,7 @@ def init(folder: str | Path) -> list[Path]:
     try:
         for target in targets:
             shutil.copytree(SHIPPED / target.name, work / target.name,
-                            ignore=shutil.ignore_patterns("__pycache__", ".*"))
+                            ignore=shutil.ignore_patterns("__pycache__", ".*", "*.py"))
         for target in targets:
             (work / target.name).rename(target)
     finally:
