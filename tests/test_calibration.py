@@ -45,15 +45,17 @@ def folder(tmp_path_factory):
     """The adoption fixture, a series file it generated from TRUTH with 2% noise, and a spec."""
     folder = tmp_path_factory.mktemp("calibration")
     shutil.copy(FIXTURES / "adoption.xmile", folder)
-    truth = sdvag.run(folder / "adoption.xmile", set=TRUTH)
+    truth = sdvag.run(folder / "adoption.xmile", set=TRUTH)["Adopters"]
     rng = np.random.default_rng(11)
     rows = []
-    for name, variable, factor, years, status in [("adopters", "Adopters", 1, range(2001, 2020, 2), "confirmed"),
-                                                  ("adoption_hundreds", "Adoption", 0.01, range(2002, 2020, 4), "seed")]:
-        values = truth[variable].sel(time=list(years)).to_numpy() * factor
+    # year-end levels of the stock, and annual totals of its inflow (the stock's change over the year)
+    for name, timing, years, status in [("adopters", "year-end", range(2001, 2020, 2), "confirmed"),
+                                        ("adoption_hundreds", "annual-total", range(2002, 2020, 4), "seed")]:
+        end = truth.sel(time=[y + 1 for y in years]).to_numpy()
+        values = end if timing == "year-end" else (end - truth.sel(time=list(years)).to_numpy()) / 100
         noisy = values + rng.normal(0, 0.02 * np.mean(np.abs(values)), values.size)
-        units = "firms" if factor == 1 else "hundred firms per year"
-        rows += [(name, y, v, units, status, "synthetic") for y, v in zip(years, noisy)]
+        units = "firms" if timing == "year-end" else "hundred firms"
+        rows += [(name, y, v, units, status, timing, "synthetic") for y, v in zip(years, noisy)]
     with (folder / "series.csv").open("w", newline="") as handle:
         csv.writer(handle).writerows([observed.COLUMNS, *rows])
     (folder / "spec.toml").write_text(SPEC)
@@ -140,7 +142,7 @@ SHARE_TARGET = '[[targets]]\nseries = "share"\nvariable = "{}"\nfactor = 1\n'
 def test_bad_specs_fail_with_one_clear_message(folder, old, new, message):
     spec = SPEC.replace(old, new) if old else SPEC + new
     with (folder / "series.csv").open() as handle:
-        (folder / "series_share.csv").write_text(handle.read() + "share,2005,40,percent,seed,synthetic\n")
+        (folder / "series_share.csv").write_text(handle.read() + "share,2005,40,percent,seed,year-end,synthetic\n")
     (folder / "bad.toml").write_text(spec.replace('data = "series.csv"', 'data = "series_share.csv"'))
     done = cli("calibrate", folder / "bad.toml")
     assert done.returncode == 2
