@@ -6,7 +6,7 @@ own timing and unit: runs at parameter sets drawn from the fit's uncertainty (th
 normal approximation truncated to the bounds, or posterior samples), each read as the
 observation would be and perturbed by the fitted observation error (lognormal: x exp(N(0,
 sigma)); normal: + N(0, sigma)). A year not observed takes the timing of the latest observed
-year before it (the first, before any).
+year before it (the first, before any; a point in time moves with the year).
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def projection_points(spec, held=()) -> list[tuple]:
         observed = sorted((y, c) for t in targets for y, c in zip(t.years, t.timings))
         year = observed[0][0]
         while True:
-            timing = next((c for y, c in reversed(observed) if y <= year), observed[0][1])
+            timing = _timing_for(year, observed)
             o = Observation.of(targets[0].variable, targets[0].factor, timing, year, targets[0].denominator)
             if o.end > times["stop"] + 1e-9:
                 break
@@ -61,6 +61,15 @@ def projection_points(spec, held=()) -> list[tuple]:
                 points.append((targets[0], year, timing))
             year += 1
     return points
+
+
+def _timing_for(year: float, observed: list[tuple]) -> str:
+    """The timing of `year`: its own if observed, else that of the latest observed year before it
+    (the first, before any), a point in time moved by the years in between."""
+    last, code = next(((y, c) for y, c in reversed(observed) if y <= year), observed[0])
+    if code.startswith("point:"):
+        return f"point:{float(code[6:]) + year - last:g}"
+    return code
 
 
 def project(spec, held, names: list[str], draws: np.ndarray, sigma: dict, pool, seed) -> list[dict]:
