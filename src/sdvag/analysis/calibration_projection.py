@@ -17,6 +17,7 @@ from sdvag.analysis.observation import Observation, Plan
 from sdvag.simulation.simulate import Simulator
 
 TRUNCATION_TRIES = 50   # rounds of rejection sampling into the bounds before clipping the rest
+NOISE_REPLICATES = 25   # observation errors drawn per run: smooth percentiles at no extra runs
 
 
 def gaussian_draws(params, std_err, correlation, n: int, seed) -> np.ndarray:
@@ -87,12 +88,13 @@ def quantiles(points, values: np.ndarray, sigma: dict, seed) -> list[dict]:
     ok = np.all(np.isfinite(values), axis=1)
     values = values[ok]
     records = []
-    noise = rng.standard_normal(values.shape)
+    noise = rng.standard_normal((NOISE_REPLICATES, *values.shape))
     for j, (target, year, timing) in enumerate(points):
         s = np.broadcast_to(np.asarray(sigma.get(target.series, np.nan), dtype=float), ok.shape)[ok]
         v = values[:, j]
         if np.all(np.isfinite(s)):
-            v = v * np.exp(s * noise[:, j]) if target.error == "lognormal" else v + s * noise[:, j]
+            e = s * noise[:, :, j]
+            v = (v * np.exp(e) if target.error == "lognormal" else v + e).ravel()
         p05, p50, p95 = np.percentile(v, [5, 50, 95]) if v.size else (np.nan,) * 3
         records.append({"series": target.series, "year": float(year), "timing": timing,
                         "p05": float(p05), "p50": float(p50), "p95": float(p95)})

@@ -319,6 +319,9 @@ def _targets(ck: Checker, raw, info, scenario: Scenario, frame) -> tuple[list[Ta
         if (rows["timing"] == "annual-ratio").any() and denominator is None and "denominator" not in item:
             skipped.append(f"{name}: annual ratios compared with the annual mean of {var.name} "
                            "(name its `denominator` to compare the ratio of the two annual totals)")
+        if (rows["timing"] == "trailing-12-months").any():
+            skipped.append(f"{name}: people active in the 12 months to year end compared with {var.name} "
+                           "at year end (the model does not track who was active when)")
         if error not in ERRORS or ("sigma" in item and sigma is None) or ("denominator" in item and denominator is None):
             continue
         spans = [window(c, y) for c, y in zip(rows["timing"], rows["year"])]

@@ -23,6 +23,8 @@ from sdvag.analysis.calibration import STATUS_MARKERS
 from sdvag.analysis.fitstats import STATISTICS
 from sdvag.files import atomic_write
 
+LOG_SPAN = 100   # plot a series on a log scale when it spans more than this factor
+
 
 def _value(v) -> str:
     """A TOML value: strings, booleans, numbers (full precision; nan and inf), lists, tables."""
@@ -141,6 +143,9 @@ def plot_png(result) -> bytes:
         ax.set_title(f"{target.series} ({timing})\n{fit}", fontsize=9)
         ax.set_ylabel(target.unit)
         ax.set_xlabel("year")
+        shown = np.asarray([*target.values, *(p["p05"] for p in band)], dtype=float)
+        if np.all(shown > 0) and shown.max() > LOG_SPAN * shown.min():
+            ax.set_yscale("log")   # a series over orders of magnitude: relative errors visible
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(targets):]:
