@@ -204,7 +204,7 @@ def calibrate(spec_or_objects, method: str | None = None, seed: int | None = Non
             from sdvag.analysis.calibration_mcmc import sample
             fit = _local(payoff, u0, max_runs)
             say(f"  local fit to start the walkers: payoff {2 * fit.cost:.6g}")
-            return sample(spec, payoff, np.clip(fit.x, 0, 1), seed, say, held, holdout_from, fit.runs)
+            return sample(spec, payoff, np.clip(fit.x, 0, 1), seed, say, held, holdout_from)
         if method == "local":
             fit = _local(payoff, u0, max_runs)
             runs, success, message = fit.runs, fit.success, fit.message

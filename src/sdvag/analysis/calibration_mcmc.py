@@ -109,8 +109,9 @@ def _start(post: LogPosterior, x0: np.ndarray, sigma0: dict, walkers: int, rng) 
     return np.column_stack([x, *ls]) if ls else x
 
 
-def sample(spec, payoff, u_start, seed, say, held, holdout_from, runs_before) -> CalibrationResult:
-    """Run emcee from around `u_start` (a local fit) and summarise the posterior."""
+def sample(spec, payoff, u_start, seed, say, held, holdout_from) -> CalibrationResult:
+    """Run emcee from around `u_start` (a local fit) and summarise the posterior; the run count
+    is the payoff's (local fit and sampler) plus the projection's."""
     try:
         import emcee
     except ImportError:
@@ -162,9 +163,11 @@ def sample(spec, payoff, u_start, seed, say, held, holdout_from, runs_before) ->
                             "log_probability": (("draw",), sampler.get_log_prob(discard=burn, flat=True))},
                            coords={"parameter": post.names()})
     values = dict(zip(payoff.names, medians.tolist()))
-    message = f"{walkers} walkers x {steps} steps, first {burn} discarded"
-    return finish(spec, payoff, values, model, "mcmc", seed, runs_before + payoff.nruns + n + 1,
-                   not any("mcmc" in w for w in warnings), message, params, warnings, sigma, projection,
+    converged = not any(w.startswith("mcmc:") for w in warnings)
+    message = f"{walkers} walkers x {steps} steps, first {burn} discarded" + (
+        "" if converged else "; the convergence diagnostics fail (see the warnings)")
+    return finish(spec, payoff, values, model, "mcmc", seed, payoff.nruns + n + 2,
+                   converged, message, params, warnings, sigma, projection,
                    held, holdout_from, diagnostics, posterior)
 
 
