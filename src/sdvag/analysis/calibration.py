@@ -23,6 +23,8 @@ observed before YEAR and checks the rest against the projection band.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import xarray as xr
 from scipy import optimize
@@ -163,7 +165,6 @@ def _local_from(args) -> optimize.OptimizeResult:
 
 def split_holdout(spec: CalibrationSpec, year: float | None) -> tuple[CalibrationSpec, list[Target]]:
     """The spec fitted on values observed before `year`, and the targets with the rest."""
-    import dataclasses
     if year is None:
         return spec, []
     fit = [t.subset([y < year for y in t.years]) for t in spec.targets]
