@@ -230,7 +230,7 @@ def cmd_data(args) -> None:
 def cmd_calibrate(args) -> None:
     from sdvag.api import calibrate
     result = calibrate(locate(args.spec, ("calibration",)), method=args.method, seed=args.seed,
-                       out=args.out, workers=args.workers, progress=say)
+                       out=args.out, workers=args.workers, progress=say, holdout_from=args.holdout_from)
     print(result.summary())
 
 

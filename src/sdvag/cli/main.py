@@ -110,12 +110,16 @@ def parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "calibrate", commands.cmd_calibrate, "fit a model to observed series (a calibration spec)",
                  ["sdvag calibrate psva --method local --out out/psva",
+                  "sdvag calibrate ecom --method local --holdout-from 2017 --out out/ecom_holdout",
+                  "sdvag calibrate viec --method mcmc --seed 1 --out out/viec_mcmc",
                   "sdvag calibrate my_spec.toml --method global --seed 3 --workers 2"])
     p.add_argument("spec", help="a calibration specification (.toml) or a shipped one's name")
-    p.add_argument("--method", choices=("local", "global", "multistart"), default=None,
-                   help="the search (default: the spec's)")
+    p.add_argument("--method", choices=("local", "global", "multistart", "mcmc"), default=None,
+                   help="the search, or mcmc to sample the posterior with emcee (default: the spec's)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the spec's)")
-    p.add_argument("--workers", type=int, default=None, help="processes for the global and multistart searches")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--holdout-from", type=float, default=None, metavar="YEAR",
+                   help="fit on values observed before YEAR; report the error on the rest (out of sample)")
     p.add_argument("--out", metavar="DIR",
                    help="write NAME.toml (the calibrated scenario), NAME_report.txt and NAME_fit.png here")
 
