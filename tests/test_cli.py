@@ -6,6 +6,7 @@ import pandas as pd
 import xarray as xr
 
 from conftest import FIXTURES, cli
+from sdvag.files import MANIFEST
 
 MODEL = FIXTURES / "adoption.xmile"
 
@@ -23,7 +24,7 @@ def test_run_writes_netcdf_csv_and_plots(tmp_path):
     np.testing.assert_allclose(ds["Adopters"].to_numpy(), frame["Adopters"].to_numpy(), rtol=1e-9)
     png = (out / "adopters.png").read_bytes()
     assert png.startswith(b"\x89PNG")
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [MANIFEST]  # no temporary files
 
 
 def test_compare_writes_a_line_per_scenario(tmp_path):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +29,13 @@ import xarray as xr
 from scipy import optimize
 from scipy.stats import qmc
 
-from sdvag.analysis.calibration_spec import CalibrationSpec, Target, as_spec, load_spec
+from sdvag.analysis.calibration_spec import CalibrationSpec, Target, as_spec, load_spec, valid_seed
 from sdvag.errors import SdvagError
 from sdvag.analysis.fitstats import series_statistics, uncertainty
 from sdvag.formatting import format_number, text_table
 from sdvag.simulation.scenario import Scenario
 from sdvag.simulation.simulate import Simulator
+from sdvag.simulation.workers import die_with_parent
 
 FAILED_ERROR = 1e3      # relative error charged to every point of a run that failed or diverged
 JACOBIAN_STEP = 1e-6    # finite-difference step, as a fraction of each parameter's bounds
@@ -71,12 +73,13 @@ def fit_statistics(ds: xr.Dataset, targets: list[dict], data=None) -> list[dict]
 class Payoff:
     """The residuals and payoff of a parameter vector in [0, 1]^k (scaled to the bounds).
 
-    Picklable: worker processes rebuild the compiled model from its path (PySD models do not
-    pickle), so the model is set up lazily, once per process.
+    Picklable: worker processes rebuild the compiled model (PySD models do not pickle) from
+    the model bytes the parent checked, so the model is set up lazily, once per process.
     """
 
     def __init__(self, spec: CalibrationSpec, progress=None):
-        self.scenario = spec.scenario
+        sim = Simulator.for_scenario(spec.scenario)
+        self.scenario = dataclasses.replace(spec.scenario, model_data=sim.info.data)
         self.names = [p.name for p in spec.parameters]
         self.low = np.array([p.low for p in spec.parameters])
         self.span = np.array([p.high for p in spec.parameters]) - self.low
@@ -107,7 +110,7 @@ class Payoff:
 
     def residuals(self, u) -> np.ndarray:
         if self._sim is None:
-            self._sim = Simulator.for_model(self.scenario.model)
+            self._sim = Simulator.for_scenario(self.scenario)
             self._fit_times = self._times(self._sim)
         scenario = self.scenario_at(u)
         try:
@@ -228,6 +231,11 @@ def calibrate(spec_or_objects, method: str | None = None, seed: int | None = Non
     seed = spec.seed if seed is None else seed
     if method not in ("local", "global", "multistart"):
         raise SdvagError(f"method: expected local, global or multistart, got {method!r}")
+    if not valid_seed(seed):
+        raise SdvagError(f"seed: expected a non-negative integer, got {seed!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1):
+        raise SdvagError(f"workers: expected a whole number of at least 1, got {workers!r}")
+    seed = None if seed is None else int(seed)
     workers = workers or min(2, os.cpu_count() or 1)
     say = progress or (lambda message: None)
     payoff = Payoff(spec, progress)
@@ -237,7 +245,8 @@ def calibrate(spec_or_objects, method: str | None = None, seed: int | None = Non
     max_runs = int(opts.get("max_runs", 100 * (k + 1)))
     say(f"calibrating {spec.name}: {k} parameters, {len(spec.targets)} series, {method}"
         f"{'' if seed is None else f', seed {seed}'}")
-    pool = multiprocessing.get_context().Pool(workers) if workers > 1 and method != "local" else None
+    pool = multiprocessing.get_context().Pool(workers, initializer=die_with_parent, initargs=(os.getpid(),)) \
+        if workers > 1 and method != "local" else None
     try:
         if method == "local":
             fit = _local(payoff, u0, max_runs)
@@ -292,7 +301,7 @@ def _result(spec, payoff: Payoff, u, method, seed, runs, success, message, say) 
     warnings += [f"{p.name}: at its bound {format_number(p.value)}; the interval assumes an interior optimum"
                  for p in params if p.at_bound]
     scenario = payoff.scenario_at(u)
-    run = Simulator.for_model(scenario.model).run(scenario)
+    run = Simulator.for_scenario(scenario).run(scenario)
     frame = _data_frame(spec)
     statistics = fit_statistics(run, [t.record() for t in spec.targets], frame)
     return CalibrationResult(values, float(residuals @ residuals), bool(success), str(message), int(runs),

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
-from sdvag.report import tables as report
-from sdvag.errors import SdvagError
-from sdvag.simulation.scenario import read_toml
-from sdvag.simulation.simulate import compare, run
-from sdvag.model.shipped import SHIPPED, shipped_models, shipped_scenarios
-from sdvag.model.xmile import read_model
+from sdvag.errors import SdvagError, shown
 
+# The analyses, reports and PySD are imported by the commands that use them, once the signal
+# handlers are in place: Ctrl-C or SIGTERM during start-up then ends as quietly as later.
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,15 +22,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _overrides(pairs: list[str]) -> dict[str, float]:
+    from sdvag.simulation.scenario import number_from_text
     values = {}
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise SdvagError(f"--set {pair}: expected NAME=VALUE")
-        try:
-            values[name.strip()] = float(value)
-        except ValueError:
-            raise SdvagError(f"--set {pair}: {value!r} is not a number") from None
+            raise SdvagError(f"--set {shown(pair)}: expected NAME=VALUE")
+        number = number_from_text(value)
+        if number is None:
+            raise SdvagError(f"--set {shown(pair)}: {shown(value)!r} is not a number")
+        values[name.strip()] = number
     return values
 
 
@@ -40,7 +39,27 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class _Printable:
+    """A text stream that prints control characters and terminal escapes escaped (line breaks
+    and tabs excepted): text from a model or a scenario cannot fake lines or move the cursor."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write("\n".join(shown(line.replace("\t", "    "), None)
+                                           for line in text.split("\n")))
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: temporary files are removed
+
+
 def _finish(ds, out: str | None) -> None:
+    from sdvag.report import tables as report
     print(report.summary(ds))
     for warning in report.problems(ds):
         _say(warning)
@@ -50,6 +69,9 @@ def _finish(ds, out: str | None) -> None:
 
 
 def cmd_list(args) -> None:
+    from sdvag.model.shipped import SHIPPED, shipped_models, shipped_scenarios
+    from sdvag.model.xmile import read_model
+    from sdvag.simulation.scenario import read_toml
     models, scenarios = shipped_models(), shipped_scenarios()
     if not models and not scenarios:
         raise SdvagError(f"no shipped models or scenarios found in the package ({SHIPPED})")
@@ -66,6 +88,7 @@ def cmd_list(args) -> None:
 
 
 def cmd_describe(args) -> None:
+    from sdvag.model.xmile import read_model
     info = read_model(args.model)
     s = info.sim
     print(f"{info.name} ({info.path.name}): time {s.start:g} to {s.stop:g} {s.time_units}, dt {s.dt:g}")
@@ -82,10 +105,12 @@ def cmd_describe(args) -> None:
 
 
 def cmd_run(args) -> None:
+    from sdvag.simulation.simulate import run
     _finish(run(args.target, set=_overrides(args.set)), args.out)
 
 
 def cmd_compare(args) -> None:
+    from sdvag.simulation.simulate import compare
     _finish(compare(args.targets, set=_overrides(args.set), report=_say), args.out)
 
 
@@ -178,15 +203,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    previous = signal.getsignal(signal.SIGTERM)
+    streams = sys.stdout, sys.stderr
     try:
-        status = args.func(args)
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    sys.stdout, sys.stderr = _Printable(sys.stdout), _Printable(sys.stderr)
+    try:
+        args = parser().parse_args(argv)
+        return args.func(args) or 0
     except SdvagError as exc:
         for line in str(exc).splitlines():
             _say(f"error: {line}")
         return exc.exit_status
     except BrokenPipeError:  # the reader went away (`... | head`): nothing left to say
-        sys.stdout = open(os.devnull, "w")
+        streams = open(os.devnull, "w"), streams[1]
         return 0
     except OSError as exc:  # an output folder that cannot be written, a file that vanished
         _say(f"error: {exc.filename or ''}: {exc.strerror or exc}")
@@ -194,4 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
-    return status or 0
+    finally:
+        sys.stdout, sys.stderr = streams
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

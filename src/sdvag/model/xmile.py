@@ -147,6 +147,7 @@ class ModelInfo:
     variables: dict[str, Variable]
     units: tuple[str, ...]
     root: ET.Element = field(compare=False, repr=False)
+    data: bytes = field(default=b"", compare=False, repr=False)  # the file's content, as hashed
 
     def find(self, name: str) -> Variable | None:
         """The variable a (case-, space- and underscore-insensitive) name refers to."""
@@ -297,6 +298,9 @@ def parse(data: bytes, path: Path) -> ModelInfo:
         if not isinstance(node.tag, str) or local(node.tag) not in ("stock", "flow", "aux", "gf"):
             continue
         var = _variable(node, path)
+        if canonical(var.name) == "time":  # PySD would replace its clock with the variable
+            raise SdvagError(f"{path}: a variable named {var.name!r} clashes with TIME, XMILE's "
+                             f"simulation clock (equations that use Time mean the clock); rename it")
         twin = seen.setdefault(canonical(var.name), var)
         if twin is not var:  # XMILE names ignore case, spaces and underscores: one name, twice
             raise SdvagError(f"{path}: {var.name!r} ({var.kind}) and {twin.name!r} ({twin.kind}) "
@@ -315,6 +319,7 @@ def parse(data: bytes, path: Path) -> ModelInfo:
         variables=variables,
         units=declared,
         root=root,
+        data=data,
     )
 
 

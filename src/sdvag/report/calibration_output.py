@@ -16,7 +16,7 @@ import numpy as np
 
 from sdvag.analysis.calibration import STATUS_MARKERS
 from sdvag.analysis.fitstats import STATISTICS
-from sdvag.files import atomic_write
+from sdvag.files import atomic_write, output_set
 
 
 def _value(v) -> str:
@@ -130,8 +130,10 @@ def write_scenario(result, path: str | Path) -> Path:
 
 
 def write(result, out: str | Path) -> list[Path]:
-    """NAME.toml (the calibrated scenario) and NAME_fit.png (model against data) in `out`."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return [write_scenario(result, out / f"{result.spec.name}.toml"),
-            plot_fit(result, out / f"{result.spec.name}_fit.png")]
+    """NAME.toml (the calibrated scenario) and NAME_fit.png (model against data): folder `out`,
+    replaced whole."""
+    out, name = Path(out), result.spec.name
+    with output_set(out) as folder:
+        (folder / f"{name}.toml").write_text(scenario_toml(result, out), encoding="utf-8")
+        plot_fit(result, folder / f"{name}_fit.png")
+    return [out / f"{name}.toml", out / f"{name}_fit.png"]

@@ -1,7 +1,7 @@
 """Results for people and for other tools: summary tables, CSV and NetCDF files, PNG plots.
 
-Files are written under a temporary name and renamed into place, so an interrupted run never
-leaves a half-written results file behind.
+A run's files are written as a set (sdvag.files.output_set): an interrupted run leaves the
+previous set whole, never a half-written file or a mix of two runs.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sdvag.files import atomic_write, slug, write_netcdf
+from sdvag.files import atomic_write, output_set, slug, write_netcdf
 from sdvag.formatting import format_number, text_table
 from sdvag.simulation.simulate import outputs_of
 from sdvag.analysis.stages import STAGE_VARIABLE, stage_changes
@@ -106,10 +106,11 @@ def plot_outputs(ds: xr.Dataset, out: Path) -> list[Path]:
 
 
 def write_all(ds: xr.Dataset, out: str | Path) -> list[Path]:
-    """results.nc, results.csv and the PNG plots of the key outputs, in folder `out`."""
+    """results.nc, results.csv and the PNG plots of the key outputs: folder `out`, replaced whole."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_netcdf(ds, out / "results.nc")
-    write_csv(ds, out / "results.csv")
-    return [out / "results.nc", out / "results.csv", *plot_outputs(ds, out)]
+    with output_set(out) as folder:
+        write_netcdf(ds, folder / "results.nc")
+        write_csv(ds, folder / "results.csv")
+        plots = plot_outputs(ds, folder)
+    return [out / "results.nc", out / "results.csv", *(out / p.name for p in plots)]
 
