@@ -119,7 +119,7 @@ def translation_problem(source: str) -> str | None:
     for node in tree.body:
         if isinstance(node, ast.Import):
             for a in node.names:
-                if _MODULE_IMPORTS.get(a.name) != a.asname:
+                if a.name not in _MODULE_IMPORTS or a.asname != _MODULE_IMPORTS[a.name]:
                     return f"line {node.lineno}: imports {a.name}"
                 defined.add(a.asname)
         elif isinstance(node, ast.ImportFrom):
