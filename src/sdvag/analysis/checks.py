@@ -23,7 +23,7 @@ from sdvag.simulation.simulate import Simulator, default_outputs, to_dataset
 from sdvag.model.support import BUILTINS, KEYWORDS, references, unsupported
 from sdvag.model.units import check_units
 from sdvag.model.views import connectors, inside, read_view
-from sdvag.model.xmile import ModelInfo, canonical, child, local, read_model
+from sdvag.model.xmile import ModelInfo, canonical, read_model
 
 CHECKS = ("support", "schema", "structure", "diagram", "documentation", "units", "extreme",
           "integration", "engine")
@@ -88,18 +88,8 @@ def check_schema(info: ModelInfo, xsd: str | Path, out: _Findings) -> None:
 
 
 def check_structure(info: ModelInfo, out: _Findings) -> None:
-    """Unique names, flows attached as declared, every referenced name defined."""
-    seen: dict[str, str] = {}
-    duplicates = []
-    holder = child(info.model, "variables")
-    for node in holder if holder is not None else []:
-        if isinstance(node.tag, str) and local(node.tag) in ("stock", "flow", "aux", "gf"):
-            key = canonical(node.get("name", ""))
-            if key in seen:
-                duplicates.append(f"{seen[key]}' / '{node.get('name', '')}")
-            seen[key] = node.get("name", "")
-    if duplicates:
-        out.add("structure", "fail", f"names defined twice: {_listing(duplicates)}", duplicates)
+    """Flows attached as declared, every referenced name defined (names are unique: a model
+    that defines one twice is refused when read)."""
     flows = {canonical(v.name): v for v in info.variables.values() if v.kind == "flow"}
     attached: dict[str, int] = {}
     for stock in (v for v in info.variables.values() if v.kind == "stock"):
@@ -111,7 +101,7 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
     loose = [f.name for key, f in flows.items() if key not in attached]
     if loose:
         out.add("structure", "warn", f"flows attached to no stock: {_listing(loose)}", loose)
-    names = set(seen)
+    names = {canonical(v) for v in info.variables}
     undefined = []
     for var in info.variables.values():
         for name, called in references(var.equation):
@@ -119,7 +109,7 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
                 undefined.append((var.name, name))
     for owner, name in undefined:
         out.add("structure", "fail", f"'{owner}' uses '{name}', which is not defined", [owner])
-    if not duplicates and not undefined and not any(f.check == "structure" for f in out):
+    if not undefined and not any(f.check == "structure" for f in out):
         out.add("structure", "pass", f"{len(info.variables)} variables, names unique and defined")
 
 

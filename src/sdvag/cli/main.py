@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 
@@ -47,8 +48,9 @@ class _Printable:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        return self.stream.write("\n".join(shown(line.replace("\t", "    "), None)
-                                           for line in text.split("\n")))
+        keep = "\n\t\r" if self.stream.isatty() else "\n\t"  # a progress bar redraws its line
+        parts = re.split(f"([{keep}])", text)
+        return self.stream.write("".join(p if p and p in keep else shown(p, None) for p in parts))
 
     def __getattr__(self, name):
         return getattr(self.stream, name)
@@ -106,7 +108,7 @@ def cmd_describe(args) -> None:
 
 def cmd_run(args) -> None:
     from sdvag.simulation.simulate import run
-    _finish(run(args.target, set=_overrides(args.set)), args.out)
+    _finish(run(args.target, set=_overrides(args.set), progress=sys.stderr.isatty()), args.out)
 
 
 def cmd_compare(args) -> None:
