@@ -9,7 +9,7 @@ from sdvag.cli.main import main
 
 MODEL = """<?xml version="1.0" encoding="UTF-8"?>
 <xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
-<header><name>{header}</name></header>
+<header><vendor>sdvag tests</vendor><product version="1">fixture</product><name>{header}</name></header>
 <sim_specs method="Euler" time_units="{time_units}"><start>0</start><stop>4</stop><dt>0.5</dt></sim_specs>
 <model><variables>
 <stock name="Adopters"><eqn>10</eqn><inflow>Adoption</inflow><units>firm</units></stock>
