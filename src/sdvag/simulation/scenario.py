@@ -159,6 +159,9 @@ class Checker:
         self.problems.append(f"{self.source}: {shown(key, None)}: {message}")
 
     def number(self, key: str, value, positive: bool = False) -> float | None:
+        if value is None:
+            self.fail(key, "missing")
+            return None
         if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy's too
             self.fail(key, f"expected a number, got {type(value).__name__} {value!r}")
             return None
