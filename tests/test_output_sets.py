@@ -95,6 +95,10 @@ def test_a_file_that_cannot_be_written_is_named_not_its_temporary_name(tmp_path,
         with atomic_write(tmp_path / "diagram.png"):
             pass
     assert str(refused.value).startswith(f"{tmp_path / 'diagram.png'}: ") and ".diagram" not in str(refused.value)
+    with pytest.raises(SdvagError) as refused:
+        with output_set(tmp_path / "out") as work:
+            raise PermissionError(13, "Permission denied", str(work / "results.nc"))
+    assert str(refused.value) == f"{tmp_path / 'out'}: cannot write results.nc (Permission denied)"
 
 
 @pytest.mark.parametrize("name", ["../escaped", "/tmp/absolute", "sub/dir", "..", ".hidden", "a\\b"])

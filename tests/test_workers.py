@@ -12,19 +12,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from hostile import model_text, project
+from hostile import SENSITIVITY, model_text, project
 from sdvag.analysis.sensitivity import analyse, load_spec
 
-LONG_SPEC = """scenario = "a.toml"
-design = "latin"
-samples = 16384
-indices = false
-seed = 1
-outputs = ["Adopters"]
-[parameters]
-Rate = {}
-Other = {}
-"""
+LONG_SPEC = SENSITIVITY.replace("samples = 4", "samples = 16384")  # minutes of runs
 
 
 def _children(pid: int) -> set[int]:

@@ -1,13 +1,7 @@
-"""`python -m sdvag`: Ctrl-C or SIGTERM while the modules load ends quietly too (exit 130)."""
-import signal
+"""`python -m sdvag`. The command line imports the heavy modules only once its signal handlers
+are in place, so Ctrl-C or SIGTERM while it starts ends as quietly as later (exit status 130)."""
 import sys
 
-
-def _terminate(signum, frame):
-    raise KeyboardInterrupt
-
-
-signal.signal(signal.SIGTERM, _terminate)
 try:
     from sdvag.cli.main import main
 except KeyboardInterrupt:

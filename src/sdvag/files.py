@@ -109,6 +109,9 @@ def output_set(out: str | Path):
         (work / MANIFEST).write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
         os.chmod(work, 0o777 & ~_umask())  # mkdtemp's 0700 is for the hidden folder only
         _swap_in(work, out)
+    except OSError as exc:  # a full disk, a lost permission: name the folder asked for
+        name = Path(exc.filename).name if exc.filename else "the files"
+        raise SdvagError(f"{out}: cannot write {name} ({exc.strerror or exc})") from None
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
