@@ -350,7 +350,7 @@ def check(model: str | Path, schema: str | Path | None = None, engine: bool = Fa
     dynamic = [c for c in ("extreme", "integration", "engine") if c in wanted]
     if dynamic and not problems:
         try:
-            sim = Simulator.for_model(info.path)
+            sim = Simulator.for_model(info.path, info.data)  # the bytes checked above
         except SdvagError as exc:
             out.add("support", "fail", str(exc))
             return list(out)

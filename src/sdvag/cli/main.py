@@ -31,7 +31,7 @@ def _overrides(pairs: list[str]) -> dict[str, float]:
             raise SdvagError(f"--set {shown(pair)}: expected NAME=VALUE")
         number = number_from_text(value)
         if number is None:
-            raise SdvagError(f"--set {shown(pair)}: {shown(value)!r} is not a number")
+            raise SdvagError(f"--set {shown(pair)}: {value!r} is not a number")
         values[name.strip()] = number
     return values
 
@@ -56,8 +56,13 @@ class _Printable:
         return getattr(self.stream, name)
 
 
-def _terminate(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: temporary files are removed
+_interrupted: list[int] = []  # the signals received during this command
+
+
+def _interrupt(signum, frame):
+    """Ctrl-C and SIGTERM end a run the same way: temporary files are removed, exit status 130."""
+    _interrupted.append(signum)
+    raise KeyboardInterrupt
 
 
 def _finish(ds, out: str | None) -> None:
@@ -205,30 +210,35 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    previous = signal.getsignal(signal.SIGTERM)
     streams = sys.stdout, sys.stderr
     try:
-        signal.signal(signal.SIGTERM, _terminate)
+        previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals alone
-        previous = None
+        previous = {}
+    _interrupted.clear()
     sys.stdout, sys.stderr = _Printable(sys.stdout), _Printable(sys.stderr)
     try:
         args = parser().parse_args(argv)
         return args.func(args) or 0
-    except SdvagError as exc:
-        for line in str(exc).splitlines():
-            _say(f"error: {line}")
-        return exc.exit_status
-    except BrokenPipeError:  # the reader went away (`... | head`): nothing left to say
-        streams = open(os.devnull, "w"), streams[1]
-        return 0
-    except OSError as exc:  # an output folder that cannot be written, a file that vanished
-        _say(f"error: {exc.filename or ''}: {exc.strerror or exc}")
-        return 2
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
+    except Exception as exc:
+        if _interrupted:  # an interrupt can surface as another error (numpy turns an
+            _say("interrupted")  # interrupted import into an ImportError)
+            return 130
+        if isinstance(exc, SdvagError):
+            for line in str(exc).splitlines():
+                _say(f"error: {line}")
+            return exc.exit_status
+        if isinstance(exc, BrokenPipeError):  # the reader went away (`... | head`)
+            streams = open(os.devnull, "w"), streams[1]
+            return 0
+        if isinstance(exc, OSError):  # an output folder that cannot be written, a file that vanished
+            _say(f"error: {exc.filename or ''}: {exc.strerror or exc}")
+            return 2
+        raise
     finally:
         sys.stdout, sys.stderr = streams
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

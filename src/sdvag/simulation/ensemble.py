@@ -69,7 +69,6 @@ def _runner(scenario: Scenario, names: list[str], columns: list[str]) -> _Runner
 def _init_worker(parent: int, scenario: Scenario, names: list[str], columns: list[str]) -> None:
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
     _runner(scenario, names, columns)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 import threading
 import time
@@ -39,6 +40,7 @@ def _watch(parent: int, first_ppid: int) -> None:
 def die_with_parent(parent: int) -> None:
     """Make this worker process end when process `parent` (the one that made the pool) ends."""
     first_ppid = os.getppid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a handler inherited from the parent's CLI
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
