@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT
 from hostile import model_text, project, sdvag_main
 
-SECONDS = 35          # the in-process part stops starting new cases after this long
+SECONDS = 25          # the in-process part stops starting new cases after this long
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 MARKER = "FUZZ_MARKER"
 
@@ -159,7 +159,7 @@ def test_random_inputs_end_cleanly(tmp_path, monkeypatch):
     assert {0, 2} <= statuses  # the generator makes both good and bad inputs
 
 
-@pytest.mark.parametrize("seed", [101, 202])
+@pytest.mark.parametrize("seed", [101])
 def test_random_inputs_end_cleanly_in_a_real_process(tmp_path, seed):
     rng = random.Random(seed)
     argv, folder = _case(rng, tmp_path)
