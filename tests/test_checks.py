@@ -43,7 +43,6 @@ def test_schema_failure_names_the_variable(tmp_path):
 
 
 @pytest.mark.parametrize("old,new,expected", [
-    ('<aux name="Capacity">', '<aux name="Firm_lifetime">', "names defined twice: 'Firm_lifetime' / 'Firm Lifetime'"),
     ("Firms / Firm_Lifetime", "Firms / Firm_Lifespan", "'Exit' uses 'firm lifespan', which is not defined"),
     ("<outflow>Exit</outflow>", "<outflow>Capacity</outflow>", "stock 'Firms' names flow 'Capacity'"),
 ])

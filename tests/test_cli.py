@@ -10,6 +10,7 @@ import xarray as xr
 from sdvag.cli.main import main, parser
 
 from conftest import FIXTURES, cli
+from sdvag.files import MANIFEST
 
 MODEL = FIXTURES / "adoption.xmile"
 
@@ -27,7 +28,7 @@ def test_run_writes_netcdf_csv_and_plots(tmp_path):
     np.testing.assert_allclose(ds["Adopters"].to_numpy(), frame["Adopters"].to_numpy(), rtol=1e-9)
     png = (out / "adopters.png").read_bytes()
     assert png.startswith(b"\x89PNG")
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [MANIFEST]  # no temporary files
 
 
 def test_compare_writes_a_line_per_scenario(tmp_path):
@@ -175,7 +176,7 @@ def test_help_has_examples_version_and_choices(capsys):
         text = sub.format_help()
         assert "examples:" in text and "sdvag " + name in text, name
         assert all(a.help for a in sub._actions), name  # every argument explained
-    assert "{local,global,multistart}" in commands.choices["calibrate"].format_help()
+    assert "{local,global,multistart,mcmc}" in commands.choices["calibrate"].format_help()
     proc = cli("data", "taobao_towns")
     assert proc.returncode == 0 and "2018" in proc.stdout and "confirmed" in proc.stdout
 

@@ -11,6 +11,7 @@ from sdvag.errors import SdvagError
 from sdvag.simulation.scenario import load_scenario
 from sdvag.analysis.sensitivity import load_spec
 from sdvag.api import sensitivity
+from sdvag.files import MANIFEST
 
 WEIGHTS = {"X1": 1.0, "X2": 2.0, "X3": 0.5}
 RANGES = {"X1": (0, 1), "X2": (0, 2), "X3": (-1, 2)}
@@ -120,7 +121,7 @@ def test_cli_writes_netcdf_fan_charts_and_ranking(tmp_path, linear):
     assert done.returncode == 0, done.stderr
     assert "rank" in done.stdout and "X2" in done.stdout and "runs/s" in done.stderr
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert files == ["fan_y.png", "fan_z.png", "indices.csv", "ranking.txt", "results.nc"]
+    assert files == [MANIFEST, "fan_y.png", "fan_z.png", "indices.csv", "ranking.txt", "results.nc"]
     with xr.open_dataset(tmp_path / "out" / "results.nc") as saved:
         assert saved.sizes["run"] == 32 * 5 and set(saved["block"].to_numpy()) == {"A", "B", "X1", "X2", "X3"}
         assert float(saved["total_order"].sel(output="Z", parameter="X3", year=1.0)) == pytest.approx(0, abs=1e-12)

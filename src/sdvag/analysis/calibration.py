@@ -24,6 +24,7 @@ observed before YEAR and checks the rest against the projection band.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
 import numpy as np
 import xarray as xr
@@ -33,7 +34,7 @@ from scipy.stats import qmc
 from sdvag.analysis.calibration_result import (CalibrationResult, ParameterFit, finish, fitted_sigma,
                                                 range_warnings)
 from sdvag.analysis.calibration_runs import ModelRuns, evaluate, worker_pool
-from sdvag.analysis.calibration_spec import CalibrationSpec, Target, as_spec
+from sdvag.analysis.calibration_spec import CalibrationSpec, Target, as_spec, valid_seed
 from sdvag.analysis.fitstats import series_statistics, uncertainty
 from sdvag.analysis.observation import Observation, Plan
 from sdvag.errors import SdvagError
@@ -190,6 +191,11 @@ def calibrate(spec_or_objects, method: str | None = None, seed: int | None = Non
     seed = full.seed if seed is None else seed
     if method not in METHODS:
         raise SdvagError(f"method: expected {', '.join(METHODS)}, got {method!r}")
+    if not valid_seed(seed):
+        raise SdvagError(f"seed: expected a non-negative integer, got {seed!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1):
+        raise SdvagError(f"workers: expected a whole number of at least 1, got {workers!r}")
+    seed = None if seed is None else int(seed)
     spec, held = split_holdout(full, holdout_from)
     progress = messages(progress)
     say = progress or (lambda message: None)

@@ -44,7 +44,7 @@ def gaussian_draws(params, std_err, correlation, n: int, seed) -> np.ndarray:
 
 def projection_points(spec, held=()) -> list[tuple]:
     """(target, year, timing) for every target series and every projected year."""
-    sim = Simulator.for_model(spec.scenario.model)
+    sim = Simulator.for_scenario(spec.scenario)
     times = sim.time_settings(spec.scenario)
     by_series: dict[str, list] = {}
     for t in [*spec.targets, *held]:

@@ -149,7 +149,7 @@ def finish(spec, payoff, values, model, method, seed, runs, success, message, pa
     """The result: the calibrated run over the whole horizon and its statistics, computed from
     the same observations as the fit."""
     scenario = payoff.runs.scenario_with(list(values.values()))
-    run = Simulator.for_model(scenario.model).run(scenario)
+    run = Simulator.for_scenario(scenario).run(scenario)
     statistics, start = [], 0
     for t in spec.targets:
         m = model[start:start + len(t.values)]

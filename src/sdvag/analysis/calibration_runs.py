@@ -18,6 +18,7 @@ from sdvag.analysis.observation import Plan
 from sdvag.errors import SdvagError
 from sdvag.simulation.scenario import Scenario
 from sdvag.simulation.simulate import Simulator
+from sdvag.simulation.workers import die_with_parent
 
 
 class ModelRuns:
@@ -25,11 +26,14 @@ class ModelRuns:
 
     Runs are saved every dt (so annual totals are exact Riemann sums of the Euler run) and stop
     at the first save time after the last observation. Picklable: a worker process compiles the
-    model from its file once (PySD models do not pickle).
+    model once (PySD models do not pickle), from the model bytes the parent read and checked,
+    never from the file again.
     """
 
     def __init__(self, scenario: Scenario, names: list[str], plan: Plan):
-        self.scenario, self.names, self.plan = scenario, list(names), plan
+        data = scenario.model_data or Simulator.for_scenario(scenario).info.data
+        self.scenario = dataclasses.replace(scenario, model_data=data)
+        self.names, self.plan = list(names), plan
         self._sim = None
 
     def __getstate__(self):
@@ -48,7 +52,7 @@ class ModelRuns:
 
     def __call__(self, values) -> np.ndarray:
         if self._sim is None:
-            self._sim = Simulator.for_model(self.scenario.model)
+            self._sim = Simulator.for_scenario(self.scenario)
             self._base = self._sim.params(self.scenario)
             self._times = self.times(self._sim)
         row = dict(zip(self.names, np.asarray(values, dtype=float).tolist()))
@@ -73,8 +77,9 @@ def _size(pool) -> int:
     return getattr(pool, "_processes", 1) or 1
 
 
-def _ignore_interrupt() -> None:
+def _start_worker(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    die_with_parent(parent)
 
 
 def default_workers() -> int:
@@ -86,4 +91,5 @@ def worker_pool(workers: int | None):
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise SdvagError(f"--workers must be at least 1, got {workers}")
-    return multiprocessing.get_context().Pool(workers, initializer=_ignore_interrupt) if workers > 1 else None
+    return multiprocessing.get_context().Pool(workers, initializer=_start_worker,
+                                              initargs=(os.getpid(),)) if workers > 1 else None

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,6 +148,17 @@ def unit_problem(var: Variable, series_unit: str, factor: float) -> str | None:
     return None
 
 
+def valid_seed(seed) -> bool:
+    """None, or a whole number of at least 0 (numpy's integers too)."""
+    return seed is None or (not isinstance(seed, bool) and isinstance(seed, numbers.Integral) and seed >= 0)
+
+
+def plain_file_name(name: str) -> bool:
+    """A name that stays inside the folder it is written to: no separator or drive, not hidden
+    (so not . or ..), no control character."""
+    return bool(name) and name.isprintable() and not name.startswith(".") and not set(name) & set("/\\:")
+
+
 def _series_frame(raw, base: Path, ck: Checker, sheet=None) -> tuple[pd.DataFrame | None, Path | None]:
     if raw is None:
         return observed.load(), None
@@ -199,7 +212,7 @@ def parse_spec(table: dict, base: Path, source: str, path: Path | None = None) -
     if method not in METHODS:
         ck.fail("method", f"expected one of {', '.join(METHODS)}, got {method!r}")
     seed = table.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+    if not valid_seed(seed):
         ck.fail("seed", f"expected a non-negative integer, got {seed!r}")
     loss = table.get("loss", "linear")
     if loss not in LOSSES:
@@ -212,11 +225,15 @@ def parse_spec(table: dict, base: Path, source: str, path: Path | None = None) -
     for key, value in options.items():
         if key not in OPTION_KEYS:
             ck.fail(f"options.{key}", f"unknown key{suggest(key, OPTION_KEYS)}")
-        else:
-            ck.number(f"options.{key}", value, positive=True)
+        elif (num := ck.number(f"options.{key}", value, positive=True)) is not None \
+                and key != "tol" and num != int(num):
+            ck.fail(f"options.{key}", f"expected a whole number, got {num:g}")
     for key in ("name", "title", "description"):
         if key in table and not isinstance(table[key], str):
             ck.fail(key, f"expected a string, got {table[key]!r}")
+    if isinstance(table.get("name"), str) and not plain_file_name(table["name"]):
+        ck.fail("name", f"{table['name']!r} is not a plain file name (no folders, no '..'): the "
+                        f"calibrated scenario is written as NAME.toml in the output folder")
     if scenario is None:
         raise SpecError(ck.problems)
     info = ck.info = read_model(scenario.model)
@@ -367,4 +384,7 @@ def as_spec(spec_or_objects) -> CalibrationSpec:
         return spec_or_objects
     if isinstance(spec_or_objects, dict):
         return parse_spec(spec_or_objects, Path.cwd(), "calibration")
+    if not isinstance(spec_or_objects, (str, os.PathLike)):
+        raise SdvagError(f"expected a calibration specification (a TOML file, a dict or a "
+                         f"CalibrationSpec), got {type(spec_or_objects).__name__}")
     return load_spec(spec_or_objects)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sdvag.analysis import CHECKS
 from sdvag.errors import SdvagError, UnsupportedFeature, suggest
 from sdvag.simulation.scenario import Scenario, load_scenario
 from sdvag.model.shipped import shipped_models, shipped_scenarios
@@ -27,10 +28,8 @@ from sdvag.model.names import spaced_names, spacing_hint
 from sdvag.model.support import BUILTINS, KEYWORDS, references, unsupported
 from sdvag.model.units import check_units
 from sdvag.model.views import connectors, inside, read_view
-from sdvag.model.xmile import ModelInfo, canonical, child, local, read_model
+from sdvag.model.xmile import ModelInfo, canonical, read_model
 
-CHECKS = ("support", "schema", "structure", "diagram", "documentation", "units", "extreme",
-          "integration", "engine")
 INTEGRATION_TOLERANCE = 0.01
 INTEGRATION_FLOOR = 0.01  # an output's change is judged against at least 1% of its largest magnitude
 ENGINE_TOLERANCE = 1e-6
@@ -97,18 +96,8 @@ def check_schema(info: ModelInfo, xsd: str | Path, out: _Findings) -> None:
 
 
 def check_structure(info: ModelInfo, out: _Findings) -> None:
-    """Unique names, flows attached as declared, every referenced name defined."""
-    seen: dict[str, str] = {}
-    duplicates = []
-    holder = child(info.model, "variables")
-    for node in holder if holder is not None else []:
-        if isinstance(node.tag, str) and local(node.tag) in ("stock", "flow", "aux", "gf"):
-            key = canonical(node.get("name", ""))
-            if key in seen:
-                duplicates.append(f"{seen[key]}' / '{node.get('name', '')}")
-            seen[key] = node.get("name", "")
-    if duplicates:
-        out.add("structure", "fail", f"names defined twice: {_listing(duplicates)}", duplicates)
+    """Flows attached as declared, every referenced name defined (names are unique: a model
+    that defines one twice is refused when read)."""
     flows = {canonical(v.name): v for v in info.variables.values() if v.kind == "flow"}
     attached: dict[str, int] = {}
     for stock in (v for v in info.variables.values() if v.kind == "stock"):
@@ -120,7 +109,7 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
     loose = [f.name for key, f in flows.items() if key not in attached]
     if loose:
         out.add("structure", "warn", f"flows attached to no stock: {_listing(loose)}", loose)
-    names = set(seen)
+    names = {canonical(v) for v in info.variables}
     undefined = []
     for var in info.variables.values():
         for name, called in references(var.equation):
@@ -132,7 +121,7 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
             out.add("structure", "fail", f"'{owner}' uses '{name}', which is not defined", [owner])
     for owner in dict.fromkeys(owner for owner, _ in undefined if owner in spaced):
         out.add("structure", "fail", spacing_hint(owner, spaced[owner]), [owner])
-    if not duplicates and not undefined and not any(f.check == "structure" for f in out):
+    if not undefined and not any(f.check == "structure" for f in out):
         out.add("structure", "pass", f"{len(info.variables)} variables, names unique and defined")
 
 
@@ -391,7 +380,7 @@ def check(target: str | Path, schema: str | Path | None = None, engine: bool = F
     dynamic = [c for c in ("extreme", "integration", "engine") if c in wanted]
     if dynamic and not problems:
         try:
-            sim = Simulator.for_model(info.path)
+            sim = Simulator.for_model(info.path, info.data)  # the bytes checked above
         except SdvagError as exc:
             out.add("support", "fail", str(exc))
             return list(out)

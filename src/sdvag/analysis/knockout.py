@@ -112,7 +112,7 @@ def knockout(target: str | Path | Scenario, link: list[tuple] | None = None,
     cuts = [_cut_link(copy, info, *_link(spec)) for spec in link or []]
     cuts += [_freeze(copy, info, name, value) for name, value in (freeze or {}).items()]
     cuts += [_cut_loop(copy, info, wanted) for wanted in loop or []]
-    intact = Simulator.for_model(scenario.model).run(scenario)
+    intact = Simulator.for_scenario(scenario).run(scenario)
     with tempfile.TemporaryDirectory(prefix="sdvag-knockout-") as tmp:
         path = Path(tmp) / f"{info.path.stem}_knocked_out{info.path.suffix}"
         path.write_bytes(copy.to_bytes())

@@ -34,7 +34,7 @@ class ScenarioCopy:
 
 def scenario_copy(scenario: Scenario) -> ScenarioCopy:
     """Bake `scenario` into a model file and check that the file runs as the scenario does."""
-    sim = Simulator.for_model(scenario.model)
+    sim = Simulator.for_scenario(scenario)
     ds = sim.run(scenario)
     data = bake(sim, scenario)
     with tempfile.TemporaryDirectory(prefix="sdvag-copy-") as tmp:

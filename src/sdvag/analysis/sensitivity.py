@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ DISTRIBUTIONS = {  # name -> keys it takes
     "loguniform": ("min", "max"),
 }
 PERCENTILES = (5, 25, 50, 75, 95)
+MAX_RUNS = 10_000_000  # the design matrix alone takes 8 bytes per run and parameter
 BOOTSTRAP_RESAMPLES = 999
 
 
@@ -149,7 +151,7 @@ def _check_spec(raw: dict, source: str, path: Path | None = None) -> Sensitivity
         scenario = load_scenario(target)
     else:
         raise SdvagError(f"{source}: scenario: missing: name a scenario (.toml) or a model file")
-    sim = Simulator.for_model(scenario.model)
+    sim = Simulator.for_scenario(scenario)
     ck = Checker(source, sim.info)
     for key in raw:
         if key not in SPEC_KEYS:
@@ -162,18 +164,25 @@ def _check_spec(raw: dict, source: str, path: Path | None = None) -> Sensitivity
     table = ck.table("parameters", raw.get("parameters", {}))
     if not table:
         ck.fail("parameters", "name at least one constant to vary")
-    spec.parameters = [p for name, value in table.items()
-                       if (p := _parameter(ck, scenario, name, value)) is not None]
+    for name, value in table.items():
+        p = _parameter(ck, scenario, name, value)
+        if p is not None and p.name in spec.names:
+            ck.fail(f'parameters."{name}"', f"{p.name!r} is named twice (names ignore case, spaces and underscores)")
+        elif p is not None:
+            spec.parameters.append(p)
     design = raw.get("design", "sobol")
     if design not in DESIGNS:
         ck.fail("design", f"expected one of {', '.join(DESIGNS)}, got {design!r}")
     spec.design = design
     for key, minimum in (("samples", 4), ("seed", 0)):
         value = raw.get(key, getattr(spec, key))
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
             ck.fail(key, f"expected a whole number of at least {minimum}, got {value!r}")
         else:
-            setattr(spec, key, value)
+            setattr(spec, key, int(value))
+    runs = spec.samples * (len(table) + 2 if raw.get("indices", True) is not False else 1)
+    if runs > MAX_RUNS:
+        ck.fail("samples", f"{spec.samples} samples make {runs:,} runs, more than {MAX_RUNS:,}")
     if (design == "sobol" or raw.get("indices", True)) and spec.samples & (spec.samples - 1):
         ck.fail("samples", f"Sobol indices and a Sobol design need a power of 2, got {spec.samples} "
                            f"(e.g. {2 ** round(math.log2(spec.samples))})")

@@ -11,6 +11,8 @@ import re
 import numpy as np
 import xarray as xr
 
+from sdvag.errors import SdvagError
+
 STAGE_VARIABLE = "Evolution Stage"
 _STAGES_LINE = re.compile(r"(?:^|\s)Stages\s*:([^\n]*)", re.IGNORECASE)
 _STAGE_ITEM = re.compile(r"^\s*(-?\d+)\s*=\s*(.+?)\s*\.?\s*$")
@@ -41,9 +43,13 @@ def stage_label(code: int, names: dict[int, str]) -> str:
 
 def stage_changes(data: xr.Dataset | xr.DataArray, variable: str = STAGE_VARIABLE) -> list[tuple[float, int]]:
     """(time, stage) at the start and at every change of the stage indicator of one run."""
+    if isinstance(data, xr.Dataset) and variable not in data:
+        raise SdvagError(f"stage_changes: the run has no {variable!r} (the model defines no stages)")
+    if not isinstance(data, (xr.Dataset, xr.DataArray)):
+        raise SdvagError(f"stage_changes: expected a run's Dataset, got {type(data).__name__}")
     series = data[variable] if isinstance(data, xr.Dataset) else data
     if set(series.dims) != {"time"}:
-        raise ValueError(f"stage_changes needs one run (dimension time), got dimensions {series.dims}")
+        raise SdvagError(f"stage_changes needs one run (dimension time), got dimensions {series.dims}")
     values = series.to_numpy()
     times = series["time"].to_numpy()
     ok = np.isfinite(values)
@@ -56,14 +62,3 @@ def stage_changes(data: xr.Dataset | xr.DataArray, variable: str = STAGE_VARIABL
             changes.append((float(t), int(v)))
     return changes
 
-
-def stage_names(ds_or_doc) -> dict[int, str]:
-    """{code: name} from the last line `Stages: 1 = name; 2 = name` of the stage variable's doc."""
-    doc = ds_or_doc if isinstance(ds_or_doc, str) else ds_or_doc[STAGE_VARIABLE].attrs.get("doc", "")
-    names: dict[int, str] = {}
-    marker = doc.rfind("Stages:")
-    for item in doc[marker + len("Stages:"):].split(";") if marker >= 0 else []:
-        code, sep, name = item.partition("=")
-        if sep and code.strip().lstrip("-").isdigit():
-            names[int(code)] = " ".join(name.split()).rstrip(".")
-    return names

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import sys
 
-from sdvag.analysis.stages import STAGE_VARIABLE
-from sdvag.errors import SdvagError
+from sdvag.errors import SdvagError, shown
 from sdvag.model.named_loops import read_named_loops
 from sdvag.model.shipped import SHIPPED, init, locate, shipped
 from sdvag.model.xmile import read_model
-from sdvag.report import tables as report
-from sdvag.simulation.scenario import load_scenario, read_toml
-from sdvag.simulation.simulate import compare, run
+
+# Simulation, analyses and reports (and PySD with them) are imported by the commands that use
+# them, once main() has set its signal handlers: Ctrl-C during start-up ends quietly too.
 
 
 def say(message: str) -> None:
@@ -22,15 +21,16 @@ def say(message: str) -> None:
 
 
 def overrides(pairs: list[str] | None) -> dict[str, float]:
+    from sdvag.simulation.scenario import number_from_text
     values = {}
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise SdvagError(f"--set {pair}: expected NAME=VALUE")
-        try:
-            values[name.strip()] = float(value)
-        except ValueError:
-            raise SdvagError(f"--set {pair}: {value!r} is not a number") from None
+            raise SdvagError(f"--set {shown(pair)}: expected NAME=VALUE")
+        number = number_from_text(value)
+        if number is None:
+            raise SdvagError(f"--set {shown(pair)}: {shown(value)!r} is not a number")
+        values[name.strip()] = number
     return values
 
 
@@ -49,11 +49,13 @@ def years(text: str | None) -> list[float] | None:
 
 def _model_path(target: str):
     """A model file, a shipped model by name, or the model of a scenario (file or name)."""
+    from sdvag.simulation.scenario import load_scenario
     path = locate(target, ("model", "scenario"))
     return load_scenario(path).model if path.suffix.lower() == ".toml" else path
 
 
 def _finish(ds, args, scenarios=()) -> None:
+    from sdvag.report import tables as report
     ds = report.choose_outputs(ds, names(args.outputs))
     print(report.summary(ds, years(args.years)))
     _dominant_named_loops(ds, scenarios)
@@ -67,6 +69,7 @@ def _finish(ds, args, scenarios=()) -> None:
 def _dominant_named_loops(ds, scenarios) -> None:
     """Under the stage table: the named loop dominating each stage longest, for models that
     name loops (computed only then, and only with the engine extra installed)."""
+    from sdvag.analysis.stages import STAGE_VARIABLE
     if STAGE_VARIABLE not in ds:
         return
     labels = {s.model: read_named_loops(read_model(s.model)) for s in scenarios}
@@ -103,6 +106,7 @@ def cmd_list(args) -> None:
 
 
 def _title(path, kind: str) -> str:
+    from sdvag.simulation.scenario import read_toml
     if kind == "model":
         return read_model(path).name
     try:
@@ -174,11 +178,15 @@ def describe_variable(info, name: str) -> str:
 
 
 def cmd_run(args) -> None:
+    from sdvag.simulation.scenario import load_scenario
+    from sdvag.simulation.simulate import run
     scenario = load_scenario(args.target, overrides(args.set), args.allow_out_of_range)
-    _finish(run(scenario), args, [scenario])
+    _finish(run(scenario, progress=sys.stderr.isatty()), args, [scenario])
 
 
 def cmd_compare(args) -> None:
+    from sdvag.simulation.scenario import load_scenario
+    from sdvag.simulation.simulate import compare
     scenarios = [load_scenario(t, overrides(args.set), args.allow_out_of_range) for t in args.targets]
     _finish(compare(scenarios, report=say), args, scenarios)
 

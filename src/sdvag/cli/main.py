@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import sys
 
-from sdvag.analysis.checks import CHECKS
+from sdvag.analysis import CHECKS
 from sdvag.cli import commands
-from sdvag.errors import SdvagError
+from sdvag.errors import SdvagError, shown
 from sdvag.version import __version__
 
+# The analyses, reports and PySD are imported by the commands that use them, once the signal
+# handlers are in place: Ctrl-C or SIGTERM during start-up then ends as quietly as later.
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +48,31 @@ def _run_options(p: argparse.ArgumentParser, every: str = "") -> None:
     p.add_argument("--out", metavar="DIR", help="write results.nc, results.csv and a plot per output here")
     p.add_argument("--format", metavar="png,pdf,svg", default="png",
                    help="plot formats, comma-separated, from png, pdf and svg (default: png)")
+
+
+class _Printable:
+    """A text stream that prints control characters and terminal escapes escaped (line breaks
+    and tabs excepted): text from a model or a scenario cannot fake lines or move the cursor."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        keep = "\n\t\r" if self.stream.isatty() else "\n\t"  # a progress bar redraws its line
+        parts = re.split(f"([{keep}])", text)
+        return self.stream.write("".join(p if p and p in keep else shown(p, None) for p in parts))
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+_interrupted: list[int] = []  # the signals received during this command
+
+
+def _interrupt(signum, frame):
+    """Ctrl-C and SIGTERM end a run the same way: temporary files are removed, exit status 130."""
+    _interrupted.append(signum)
+    raise KeyboardInterrupt
 
 
 def parser() -> argparse.ArgumentParser:
@@ -171,20 +200,35 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    streams = sys.stdout, sys.stderr
     try:
-        status = args.func(args)
-    except SdvagError as exc:
-        for line in str(exc).splitlines():
-            commands.say(f"error: {line}")
-        return exc.exit_status
-    except BrokenPipeError:  # the reader went away (`... | head`): nothing left to say
-        sys.stdout = open(os.devnull, "w")
-        return 0
-    except OSError as exc:  # an output folder that cannot be written, a file that vanished
-        commands.say(f"error: {exc.filename or ''}: {exc.strerror or exc}")
-        return 2
+        previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals alone
+        previous = {}
+    _interrupted.clear()
+    sys.stdout, sys.stderr = _Printable(sys.stdout), _Printable(sys.stderr)
+    try:
+        args = parser().parse_args(argv)
+        return args.func(args) or 0
     except KeyboardInterrupt:
         commands.say("interrupted")
         return 130
-    return status or 0
+    except Exception as exc:
+        if _interrupted:  # an interrupt can surface as another error (numpy turns an
+            commands.say("interrupted")  # interrupted import into an ImportError)
+            return 130
+        if isinstance(exc, SdvagError):
+            for line in str(exc).splitlines():
+                commands.say(f"error: {line}")
+            return exc.exit_status
+        if isinstance(exc, BrokenPipeError):  # the reader went away (`... | head`)
+            streams = open(os.devnull, "w"), streams[1]
+            return 0
+        if isinstance(exc, OSError):  # an output folder that cannot be written, a file that vanished
+            commands.say(f"error: {exc.filename or ''}: {exc.strerror or exc}")
+            return 2
+        raise
+    finally:
+        sys.stdout, sys.stderr = streams
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

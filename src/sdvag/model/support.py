@@ -7,7 +7,9 @@ the closed-form checks); anything else is refused with the feature and the varia
 """
 from __future__ import annotations
 
-from sdvag.errors import UnsupportedFeature
+import math
+
+from sdvag.errors import SdvagError, UnsupportedFeature, suggest
 from sdvag.model.xmile import ModelInfo, canonical, children, is_name, local, tokens
 
 # Builtins PySD 3.14 simulates correctly from XMILE (lower case).
@@ -67,7 +69,29 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
     return problems
 
 
+def input_problems(info: ModelInfo) -> list[str]:
+    """Mistakes in the model file itself (exit status 2, not "cannot simulate"): a variable
+    without an equation, a name used but never defined, a number too large for a float."""
+    names = {canonical(v) for v in info.variables}
+    problems = []
+    for var in info.variables.values():
+        if var.kind in ("stock", "flow", "aux") and not var.equation:
+            problems.append(f"{info.path}: {var.name!r} has no equation (<eqn>)")
+        for tok in tokens(var.equation):
+            if (tok[0].isdigit() or tok[0] == ".") and not math.isfinite(float(tok)):
+                problems.append(f"{info.path}: {var.name!r}: the number {tok} is too large")
+        for name, called in references(var.equation):  # a call to an unknown function: unsupported()
+            if not called and name not in names | KEYWORDS | KNOWN_UNSUPPORTED.keys():
+                problems.append(f"{info.path}: {var.name!r} uses {name!r}, which the model "
+                                f"does not define{suggest(name, info.variables)}")
+    return problems
+
+
 def ensure_supported(info: ModelInfo) -> None:
+    """Refuse a model with mistakes (SdvagError) or features PySD cannot simulate (UnsupportedFeature)."""
+    mistakes = input_problems(info)
+    if mistakes:
+        raise SdvagError("\n".join(mistakes))
     problems = unsupported(info)
     if problems:
         feature, variable = problems[0]

@@ -4,6 +4,12 @@ The cache key is the file's SHA-256 plus the PySD version, so an edited model is
 and an unchanged one never is. A translation is written to a private temporary folder and then
 renamed into place: rename is atomic, so two processes translating the same model at once each
 either win the rename or find the other's complete result; neither can see a half-written file.
+
+The cache is code that will be imported, so it must be the user's own: a folder owned by the
+user that nobody else may write (created 0700), else sdvag refuses to run. PySD translates a
+sanitised copy of the model (model/sanitise.py); the translation is checked, and its SHA-256
+written beside it, and both are verified again before every import: a damaged entry is
+translated again, with a warning.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import hashlib
 import io
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -20,25 +27,34 @@ import pysd
 
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.model.names import refuse_spaced_names
+from sdvag.model.sanitise import pysd_source, translation_problem
 from sdvag.model.support import ensure_supported
-from sdvag.model.xmile import ModelInfo, model_bytes, parse, standard_bytes
+from sdvag.model.xmile import ModelInfo, model_bytes, parse
 
-CACHE_FORMAT = "2"  # bump whenever standard_bytes changes what PySD is given
+CACHE_FORMAT = "3"  # bump whenever what PySD is given (sanitise.pysd_source) changes
+CHECKSUM = "model.py.sha256"
 
 
 def cache_root() -> Path:
-    """$SDVAG_CACHE_DIR, else the user's cache folder; a temporary folder if neither is writable."""
+    """$SDVAG_CACHE_DIR, else the user's cache folder; it must be the user's own (see above)."""
     configured = os.environ.get("SDVAG_CACHE_DIR")
-    base = Path(configured) if configured else Path(
+    base = Path(configured).expanduser() if configured else Path(
         os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sdvag"
-    for candidate in (base, Path(tempfile.gettempdir()) / f"sdvag-cache-{os.getuid()}"):
-        try:
-            candidate.mkdir(parents=True, exist_ok=True)
-            if os.access(candidate, os.W_OK):
-                return candidate
-        except OSError:
-            continue
-    raise SdvagError(f"no writable cache folder (tried {base}); set SDVAG_CACHE_DIR")
+    how = "set SDVAG_CACHE_DIR to a folder of your own that only you can write (chmod 700)"
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = base.stat()
+    except OSError as exc:
+        raise SdvagError(f"cannot use the translation cache folder {base} "
+                         f"({exc.strerror or exc}); {how}") from None
+    others_write = status.st_mode & 0o022
+    foreign = hasattr(os, "getuid") and status.st_uid != os.getuid()
+    if foreign or others_write or not os.access(base, os.W_OK | os.X_OK):
+        why = ("it belongs to another user" if foreign else
+               "others may write to it" if others_write else "you cannot write to it")
+        raise SdvagError(f"the translation cache folder {base} is not safe to import code from "
+                         f"({why}); {how}")
+    return base
 
 
 def _key(data: bytes) -> str:
@@ -47,16 +63,48 @@ def _key(data: bytes) -> str:
     return digest.hexdigest()[:32]
 
 
+def entry_problem(folder: Path) -> str | None:
+    """Why a cache entry must not be imported (missing, damaged or altered), or None."""
+    try:
+        source = (folder / "model.py").read_bytes()
+        recorded = (folder / CHECKSUM).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{getattr(exc, 'filename', None) or 'its checksum'} unreadable or missing"
+    if hashlib.sha256(source).hexdigest() != recorded:
+        return "model.py does not match its checksum"
+    try:
+        problem = translation_problem(source.decode("utf-8"))
+    except UnicodeDecodeError:
+        problem = "model.py is not text"
+    return problem
+
+
+def _discard(folder: Path) -> None:
+    """Move a bad entry aside (a rename, so a concurrent reader never sees it half-removed)."""
+    trash = Path(tempfile.mkdtemp(prefix=folder.name + ".bad-", dir=folder.parent))
+    try:
+        os.rename(folder, trash / "entry")
+    except FileNotFoundError:
+        pass  # another process discarded it first
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def translated_file(info: ModelInfo, data: bytes) -> Path:
     """Path of the PySD translation of this model content, translating it if not cached yet."""
     final = cache_root() / _key(data)
     target = final / "model.py"
-    if target.is_file():
-        return target
+    if final.exists():
+        problem = entry_problem(final)
+        if problem is None:
+            return target
+        print(f"warning: translation cache entry {final} is damaged ({problem}); translating "
+              f"{info.path.name} again", file=sys.stderr, flush=True)
+        _discard(final)
+    source_bytes = pysd_source(info)  # refuses unsafe names and equations before any work
     work = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
     try:
         source = work / "model.xmile"
-        source.write_bytes(standard_bytes(info, data))
+        source.write_bytes(source_bytes)
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             try:
@@ -65,10 +113,16 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
                 raise UnsupportedFeature(f"this model (PySD could not translate it: "
                                          f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
                                          None, info.path) from None
+        python = (work / "model.py").read_bytes()
+        problem = translation_problem(python.decode("utf-8"))
+        if problem:
+            raise SdvagError(f"{info.path}: PySD's translation of this model is not what sdvag "
+                             f"expects ({problem}); it is not run")
+        (work / CHECKSUM).write_text(hashlib.sha256(python).hexdigest() + "\n", encoding="ascii")
         try:
             os.rename(work, final)
         except OSError:
-            if not target.is_file():  # not a lost race: something is wrong with the cache
+            if entry_problem(final) is not None:  # not a lost race: something is wrong
                 raise
     finally:
         if work.exists():
@@ -76,10 +130,14 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
     return target
 
 
-def load(path: str | Path) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
-    """Read, check and compile a model file; returns its description and a fresh PySD model."""
+def load(path: str | Path, data: bytes | None = None) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
+    """Read, check and compile a model file; returns its description and a fresh PySD model.
+
+    `data`: the file's content when the caller has already read (and hashed) it, so that what
+    runs is exactly what was checked, even if the file is replaced meanwhile.
+    """
     path = Path(path)
-    data = model_bytes(path)
+    data = model_bytes(path) if data is None else data
     info = parse(data, path)
     refuse_spaced_names(info)
     ensure_supported(info)

@@ -13,12 +13,22 @@ from pathlib import Path
 
 from lxml import etree as ET
 
-from sdvag.errors import SdvagError
+from sdvag.errors import SdvagError, shown
 
 XMILE_SUFFIXES = (".xmile", ".xml", ".stmx", ".itmx")
 _STRICT = ET.XMLParser(resolve_entities=False, no_network=True)
 _LENIENT = ET.XMLParser(resolve_entities=False, no_network=True, recover=True)
+_COMMENT = re.compile(r"\{[^{}]*\}")
+# Characters a name may not hold: quotes, backslashes, braces (equation comments), control and
+# line-separator characters. Stella's two-character `\n` line break is read as a space.
+_UNSAFE_NAME = re.compile(r'["\\{}\x00-\x1f\x7f-\x9f\u2028\u2029]')
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def unsafe_name(name: str) -> bool:
+    """A name sdvag refuses: one that could break out of the strings PySD writes it into, or
+    fake lines and move the cursor when printed."""
+    return bool(_UNSAFE_NAME.search(name.replace("\\n", " ")))
 
 
 def canonical(name: str) -> str:
@@ -57,6 +67,15 @@ def children(node: ET.Element, tag: str) -> list[ET.Element]:
 def child(node: ET.Element, tag: str) -> ET.Element | None:
     found = children(node, tag)
     return found[0] if found else None
+
+
+def equation_text(node: ET.Element | None) -> str:
+    """An <eqn>'s whole text: XML comments inside it and XMILE {comments} left out (lxml's
+    `.text` would stop at the first XML comment, and PySD reads only that far)."""
+    if node is None:
+        return ""
+    parts = [node.text or ""] + [c.tail or "" for c in node]
+    return _COMMENT.sub(" ", "".join(parts)).strip()
 
 
 def text(node: ET.Element | None, tag: str | None = None) -> str:
@@ -133,7 +152,7 @@ class ModelInfo:
     variables: dict[str, Variable]
     units: tuple[str, ...]
     root: ET.Element = field(compare=False, repr=False)
-    normalised: bool = False  # the tree was rewritten to standard XMILE (see standard_bytes)
+    data: bytes = field(default=b"", compare=False, repr=False)  # the file's content, as hashed
 
     def find(self, name: str) -> Variable | None:
         """The variable a (case-, space- and underscore-insensitive) name refers to."""
@@ -180,10 +199,10 @@ def _graphical(gf: ET.Element, path: Path, name: str) -> Graphical:
     return Graphical(tuple(x), tuple(y), gf.get("type", "continuous"))
 
 
-def _main_model(root: ET.Element) -> ET.Element:
+def _main_model(root: ET.Element, path: Path | None = None) -> ET.Element:
     models = children(root, "model")
     if not models:
-        raise SdvagError("XMILE file has no <model> element")
+        raise SdvagError(f"{path or 'XMILE file'}: XMILE file has no <model> element")
     unnamed = [m for m in models if not m.get("name")]
     return (unnamed or models)[0]
 
@@ -193,6 +212,9 @@ def _variable(node: ET.Element, path: Path) -> Variable:
     name = node.get("name", "").strip()
     if not name:
         raise SdvagError(f"{path}: a <{kind}> has no name")
+    if unsafe_name(name):
+        raise SdvagError(f"{path}: a <{kind}> has a name with a quote, backslash, brace or "
+                         f"control character, which sdvag does not accept: {shown(name)}")
     rng = child(node, "range")
     bounds = None
     if rng is not None:
@@ -205,7 +227,7 @@ def _variable(node: ET.Element, path: Path) -> Variable:
     return Variable(
         name=name.replace("\\n", " "),
         kind=kind,
-        equation=text(node, "eqn"),
+        equation=equation_text(child(node, "eqn")),
         units=text(node, "units"),
         doc=text(node, "doc"),
         range=bounds,
@@ -228,6 +250,8 @@ def _sim_specs(root: ET.Element, path: Path) -> SimSpecs:
     dt_node = child(specs, "dt")
     dt = _float(text(dt_node) or "1", "sim_specs dt", path)
     if dt_node is not None and dt_node.get("reciprocal", "").lower() == "true":
+        if dt == 0:
+            raise SdvagError(f"{path}: sim_specs dt: a reciprocal dt of 0 is an infinite step")
         dt = 1.0 / dt
     save = child(specs, "save_step")
     save_step = _float(text(save), "sim_specs save_step", path) if save is not None else dt
@@ -247,22 +271,14 @@ def _wrap_legacy_variables(model: ET.Element) -> ET.Element:
     return holder
 
 
-def _drop_shadowed_xscales(holder: ET.Element) -> bool:
+def _drop_shadowed_xscales(holder: ET.Element) -> None:
     """A graphical function with explicit <xpts> takes its x values from them, and its <xscale>
     only bounds the editor's axis. PySD instead spreads the y points evenly over the xscale
     whenever one is present, silently: the xscale is removed before PySD reads the file."""
-    changed = False
     for gf in holder.iter("{*}gf"):
         scale = child(gf, "xscale")
         if scale is not None and child(gf, "xpts") is not None:
             gf.remove(scale)
-            changed = True
-    return changed
-
-
-def standard_bytes(info: ModelInfo, data: bytes) -> bytes:
-    """The file as PySD should read it: unchanged, unless parsing had to normalise it."""
-    return ET.tostring(info.root, xml_declaration=True, encoding="utf-8") if info.normalised else data
 
 
 def parse(data: bytes, path: Path) -> ModelInfo:
@@ -276,17 +292,24 @@ def parse(data: bytes, path: Path) -> ModelInfo:
         root = ET.fromstring(data, _LENIENT)
     if local(root.tag) != "xmile":
         raise SdvagError(f"{path}: not an XMILE file (root element <{local(root.tag)}>)")
-    model = _main_model(root)
+    model = _main_model(root, path)
     holder = child(model, "variables")
-    normalised = holder is None
     if holder is None:
         holder = _wrap_legacy_variables(model)
-    normalised |= _drop_shadowed_xscales(holder)
+    _drop_shadowed_xscales(holder)
     variables: dict[str, Variable] = {}
+    seen: dict[str, Variable] = {}
     for node in list(holder) if holder is not None else []:
         if not isinstance(node.tag, str) or local(node.tag) not in ("stock", "flow", "aux", "gf"):
             continue
         var = _variable(node, path)
+        if canonical(var.name) == "time":  # PySD would replace its clock with the variable
+            raise SdvagError(f"{path}: a variable named {var.name!r} clashes with TIME, XMILE's "
+                             f"simulation clock (equations that use Time mean the clock); rename it")
+        twin = seen.setdefault(canonical(var.name), var)
+        if twin is not var:  # XMILE names ignore case, spaces and underscores: one name, twice
+            raise SdvagError(f"{path}: {var.name!r} ({var.kind}) and {twin.name!r} ({twin.kind}) "
+                             f"are the same name in XMILE; rename one")
         variables[var.name] = var
     units = child(root, "model_units")
     declared = tuple(u.get("name", "") for u in children(units, "unit")) if units is not None else ()
@@ -301,7 +324,7 @@ def parse(data: bytes, path: Path) -> ModelInfo:
         variables=variables,
         units=declared,
         root=root,
-        normalised=normalised,
+        data=data,
     )
 
 

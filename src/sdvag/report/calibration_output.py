@@ -21,7 +21,7 @@ import numpy as np
 
 from sdvag.analysis.calibration import STATUS_MARKERS
 from sdvag.analysis.fitstats import STATISTICS
-from sdvag.files import atomic_write
+from sdvag.files import atomic_write, output_set
 
 LOG_SPAN = 100   # plot a series on a log scale when it spans more than this factor
 
@@ -179,9 +179,12 @@ def write_files(result, scenario_path: str | Path, plot_path: str | Path) -> lis
 
 def write(result, out: str | Path) -> list[Path]:
     """NAME.toml (the calibrated scenario), NAME_report.txt (the fit's report) and NAME_fit.png
-    (model against data) in `out`."""
-    out = Path(out)
-    name = result.spec.name
-    return write_all({out / f"{name}.toml": scenario_toml(result, out).encode("utf-8"),
-                      out / f"{name}_report.txt": (result.summary() + "\n").encode("utf-8"),
-                      out / f"{name}_fit.png": plot_png(result)})
+    (model against data): folder `out`, replaced whole."""
+    out, name = Path(out), result.spec.name
+    files = {f"{name}.toml": scenario_toml(result, out).encode("utf-8"),
+             f"{name}_report.txt": (result.summary() + "\n").encode("utf-8"),
+             f"{name}_fit.png": plot_png(result)}  # rendered first: nothing is written if that fails
+    with output_set(out) as folder:
+        for file, content in files.items():
+            (folder / file).write_bytes(content)
+    return [out / file for file in files]

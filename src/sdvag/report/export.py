@@ -105,9 +105,14 @@ def run_mdl(mdl: bytes) -> pd.DataFrame:
 
 def differences(ds: xr.Dataset, frame: pd.DataFrame) -> list[str]:
     """Variables of an sdvag run that a PySD run of the exported .mdl misses or gets wrong."""
-    times = np.asarray(frame.index, dtype=float)
-    if times.shape != ds["time"].shape or not np.allclose(times, ds["time"].to_numpy(), rtol=RTOL):
-        return [f"the saved times ({times.size} from {times[0]:g} to {times[-1]:g})"]
+    times, wanted = np.asarray(frame.index, dtype=float), ds["time"].to_numpy()
+    # The .mdl may save more often than the model (Simlin writes SAVEPER = dt): compare at the
+    # model's saved times, each of which the .mdl run must have.
+    at = np.searchsorted(times, wanted).clip(0, max(times.size - 1, 0))
+    if times.size == 0 or not np.allclose(times[at], wanted, rtol=RTOL, atol=RTOL * np.abs(wanted).max()):
+        return [f"the saved times ({times.size} from {times[0]:g} to {times[-1]:g})" if times.size
+                else "the saved times (none)"]
+    frame = frame.iloc[at]
     return [name if math.isfinite(d) else f"{name} (missing)"
             for name, d in trajectory_differences(ds, frame).items() if not d <= RTOL]
 

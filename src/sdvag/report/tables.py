@@ -1,8 +1,8 @@
 """Results for people and for other tools: summary tables, CSV and NetCDF files, plots (PNG for
 the screen, PDF and SVG for papers).
 
-Files are written under a temporary name and renamed into place, so an interrupted run never
-leaves a half-written results file behind.
+A run's files are written as a set (sdvag.files.output_set): an interrupted run leaves the
+previous set whole, never a half-written file or a mix of two runs.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from sdvag.errors import SdvagError, suggest
-from sdvag.files import atomic_write, slug, write_netcdf
+from sdvag.files import atomic_write, output_set, slug, write_netcdf
 from sdvag.formatting import format_number, text_table
 from sdvag.simulation.simulate import outputs_of
 from sdvag.analysis.stages import STAGE_VARIABLE, stage_changes, stage_label, stage_names
@@ -192,10 +192,12 @@ def _stage_axis(ax, ds: xr.Dataset) -> None:
 
 
 def write_all(ds: xr.Dataset, out: str | Path, formats=("png",)) -> list[Path]:
-    """results.nc, results.csv and the plots of the key outputs (in each of `formats`), in `out`."""
+    """results.nc, results.csv and the plots of the key outputs (in each of `formats`): folder
+    `out`, replaced whole."""
     out = Path(out)
     formats = plot_formats(formats)
-    out.mkdir(parents=True, exist_ok=True)
-    write_netcdf(ds, out / "results.nc")
-    write_csv(ds, out / "results.csv")
-    return [out / "results.nc", out / "results.csv", *plot_outputs(ds, out, formats)]
+    with output_set(out) as folder:
+        write_netcdf(ds, folder / "results.nc")
+        write_csv(ds, folder / "results.csv")
+        plots = plot_outputs(ds, folder, formats)
+    return [out / "results.nc", out / "results.csv", *(out / p.name for p in plots)]

@@ -1,13 +1,15 @@
 """Run one scenario many times with a few constants varied: in this process, in local worker
 processes, or on a Dask distributed cluster.
 
-Each worker compiles the model once (PySD models do not pickle, so workers load it from its
-file) and then only resets it between runs, asking PySD for the outputs wanted and nothing else.
+Each worker compiles the model once (PySD models do not pickle, so workers get the model
+file's bytes the parent checked and hashed, never the file again, which may have changed since)
+and then only resets it between runs, asking PySD for the outputs wanted and nothing else.
 Runs are cut into chunks by index and every result goes back to its own row, so the Dataset is
 identical to the last digit whatever the number of workers or the order chunks finish in.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -20,9 +22,10 @@ import pandas as pd
 import xarray as xr
 
 from sdvag.progress import Progress, bar
-from sdvag.errors import SdvagError
+from sdvag.errors import SdvagError, shown
 from sdvag.simulation.scenario import Scenario
 from sdvag.simulation.simulate import Simulator, default_outputs, to_dataset
+from sdvag.simulation.workers import die_with_parent
 
 _RUNNERS: dict[str, "_Runner"] = {}  # per worker process: one runner per ensemble
 
@@ -31,7 +34,7 @@ class _Runner:
     """A compiled model with the scenario's parameters applied, ready to run rows of values."""
 
     def __init__(self, scenario: Scenario, names: list[str], columns: list[str]):
-        self.sim = Simulator.for_model(scenario.model)
+        self.sim = Simulator.for_scenario(scenario)
         self.base = self.sim.params(scenario)
         self.times = self.sim.time_settings(scenario)
         self.names, self.columns = names, columns
@@ -63,7 +66,8 @@ def _runner(scenario: Scenario, names: list[str], columns: list[str]) -> _Runner
     return _RUNNERS[key]
 
 
-def _init_worker(scenario: Scenario, names: list[str], columns: list[str]) -> None:
+def _init_worker(parent: int, scenario: Scenario, names: list[str], columns: list[str]) -> None:
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _runner(scenario, names, columns)
 
@@ -119,7 +123,7 @@ def _collect(futures: dict, finished, progress: _Progress) -> dict:
 
 def _local(task, values, workers, scenario, names, columns, progress: _Progress) -> dict:
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                             initargs=(scenario, names, columns)) as pool:
+                             initargs=(os.getpid(), scenario, names, columns)) as pool:
         futures = {pool.submit(_run_chunk, scenario, names, columns, values[c]): c
                    for c in task}
         try:
@@ -136,8 +140,8 @@ def _dask(task, values, address, scenario, names, columns, progress: _Progress) 
         raise SdvagError("--scheduler needs Dask: pip install 'sdvag[dask]'") from None
     try:
         client = Client(address, timeout="20s")
-    except (OSError, TimeoutError) as exc:
-        raise SdvagError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:  # ValueError: not an address
+        raise SdvagError(f"cannot reach the Dask scheduler at {shown(address)} ({exc})") from None
     with client:
         futures = {client.submit(_run_chunk, scenario, names, columns, values[c], pure=False): c
                    for c in task}
@@ -160,7 +164,8 @@ def run_ensemble(scenario: Scenario, names: list[str], values, columns: list[str
     values = np.asarray(values, dtype=float)
     if values.ndim != 2 or values.shape[1] != len(names) or len(values) == 0:
         raise SdvagError(f"ensemble: expected a (runs, {len(names)}) array of values, got shape {values.shape}")
-    sim = Simulator.for_model(scenario.model)  # translates the model once, before any worker starts
+    sim = Simulator.for_scenario(scenario)  # translates the model once, before any worker starts
+    scenario = dataclasses.replace(scenario, model_data=sim.info.data)  # what every worker runs
     clashes = [n for n in names if n in scenario.inputs or any(p.variable == n for p in scenario.policies)]
     if clashes:
         raise SdvagError(f"{scenario.name}: {', '.join(clashes)}: already a time-series input or a "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import tempfile
 import platform
 import warnings
@@ -23,10 +24,12 @@ import xarray as xr
 
 from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
-from sdvag.simulation.scenario import Policy, Scenario, load_scenario
+from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps, time_grid_problems
 from sdvag.model.rewrite import ModelCopy
 from sdvag.model.translate import load
 from sdvag.model.xmile import ModelInfo, canonical, model_bytes
+
+LONG_RUN_STEPS = 100_000  # about three seconds of PySD: longer runs show progress on a terminal
 
 _SIMULATORS: dict[tuple[str, str], "Simulator"] = {}
 
@@ -48,21 +51,32 @@ def _policy_function(model, policy: Policy, base: float):
 class Simulator:
     """One compiled model, run many times with different scenarios."""
 
-    def __init__(self, path: str | Path):
-        self.info, self.model = load(path)
+    def __init__(self, path: str | Path, data: bytes | None = None):
+        self.info, self.model = load(path, data)
         self._initial_time = self.model.components._control_vars["initial_time"]
         self._touched: frozenset[str] = frozenset()
         self._columns = {canonical(name): name for name in self.info.variables}
         self._copies: dict[str, Simulator] = {}
 
     @classmethod
-    def for_model(cls, path: str | Path) -> "Simulator":
-        """The process-wide simulator of a model file, compiled again if the file changed."""
-        path = Path(path).resolve()
-        key = (str(path), hashlib.sha256(model_bytes(path)).hexdigest())
+    def for_model(cls, path: str | Path, data: bytes | None = None) -> "Simulator":
+        """The process-wide simulator of a model file, compiled again if the file changed.
+
+        `data`: the file's content as already read and checked (worker processes get it from
+        their parent), so that every run uses exactly the bytes whose SHA-256 is recorded.
+        """
+        path = Path(path).absolute()
+        data = model_bytes(path) if data is None else data
+        key = (str(path), hashlib.sha256(data).hexdigest())
         if key not in _SIMULATORS:
-            _SIMULATORS[key] = cls(path)
+            _SIMULATORS[key] = cls(path, data)
         return _SIMULATORS[key]
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario) -> "Simulator":
+        """The simulator of a scenario's model, running the model bytes the scenario was
+        checked against (when it was read from a file)."""
+        return cls.for_model(scenario.model, scenario.model_data)
 
     def params(self, scenario: Scenario) -> dict:
         """The PySD parameters for a scenario: constants, lookups, inputs and policy functions."""
@@ -78,14 +92,21 @@ class Simulator:
         return params
 
     def time_settings(self, scenario: Scenario) -> dict[str, float]:
+        """The scenario's time grid over the model's, refused if it cannot be run (scenario files
+        are checked when read; this also covers Scenario objects built in Python)."""
         sim = self.info.sim
         dt = scenario.sim.get("dt", sim.dt)
-        return {
+        times = {
             "start": scenario.sim.get("start", sim.start),
             "stop": scenario.sim.get("stop", sim.stop),
             "dt": dt,
             "save_step": scenario.sim.get("save_step", dt if "dt" in scenario.sim else sim.save_step),
         }
+        problems = time_grid_problems(times, max_steps(scenario.sim))
+        if problems:
+            raise SdvagError("\n".join(f"{scenario.path or self.info.path}: {key}: {problem}"
+                                       for key, problem in problems))
+        return times
 
     def run_frame(self, params: dict, times: dict[str, float], columns: list[str] | None = None,
                   progress: bool = False, initial: dict[str, float] | None = None) -> pd.DataFrame:
@@ -104,7 +125,8 @@ class Simulator:
             try:
                 return self.model.run(
                     params=params, final_time=times["stop"], time_step=times["dt"],
-                    saveper=times["save_step"], return_columns=columns, progress=progress,
+                    saveper=times["save_step"], return_columns=columns,
+                    progress=progress and (times["stop"] - times["start"]) / times["dt"] >= LONG_RUN_STEPS,
                     initial_condition=(times["start"], initial) if initial else "original",
                 )
             except Exception as exc:  # the model's equations failed inside PySD
@@ -190,16 +212,21 @@ def run(target: str | Path | Scenario, set: dict | None = None, progress: bool =
         allow_out_of_range: bool = False) -> xr.Dataset:
     """Run a scenario file, a bare model file (on its defaults), a shipped scenario or model by
     name, or a Scenario; returns a Dataset. Values outside a <range> are refused unless
-    `allow_out_of_range` (then listed in the Dataset's `warnings` attribute)."""
+    `allow_out_of_range` (then listed in the Dataset's `warnings` attribute).
+
+    `progress`: show PySD's progress bar (on stderr) for a run of more than LONG_RUN_STEPS steps.
+    """
     scenario = target if isinstance(target, Scenario) else load_scenario(target, set, allow_out_of_range)
     if isinstance(target, Scenario) and set:
         raise SdvagError("pass overrides inside the Scenario, not with set=")
-    return Simulator.for_model(scenario.model).run(scenario, progress=progress)
+    return Simulator.for_scenario(scenario).run(scenario, progress=progress)
 
 
 def compare(targets, set: dict | None = None, report=None, allow_out_of_range: bool = False) -> xr.Dataset:
     """Several runs side by side along a `scenario` dimension (outer join on time); runs of
     different models keep their own variables (the `scenario_variables` attribute)."""
+    if isinstance(targets, (str, os.PathLike, Scenario)):
+        raise SdvagError("compare takes a list of scenarios; for one scenario use run()")
     targets = list(targets)
     if not targets:
         raise SdvagError("compare needs at least one scenario")
@@ -211,7 +238,7 @@ def compare(targets, set: dict | None = None, report=None, allow_out_of_range: b
     for i, scenario in enumerate(scenarios):
         if report:
             report(f"running {i + 1}/{len(scenarios)}: {scenario.name}")
-        results.append(Simulator.for_model(scenario.model).run(scenario))
+        results.append(Simulator.for_scenario(scenario).run(scenario))
     return side_by_side(results, names)
 
 
