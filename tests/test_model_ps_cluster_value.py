@@ -11,40 +11,13 @@ import pytest
 
 import sdvag
 
-from conftest import run_shipped
+from conftest import knocked, run_shipped
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCEN = ROOT / "scenarios"
 BASE = SCEN / "pscv_baseline.toml"
 END = 2035.0
 STAGE_TOLERANCE = 1.0  # years: scale and stage-recognition constants may move a stage this much
-
-
-def knocked(link=None, freeze=None, scenario=BASE, value=None):
-    """The scenario with a link cut (the source's value in the target's equation frozen at its
-    start value, or `value`) or a variable frozen at its start value (or `value`)."""
-    import re
-    import tempfile
-    from sdvag.model.xmile import read_model
-    intact = sdvag.run(scenario)
-    info = read_model(sdvag.load_scenario(scenario).model)
-    text = info.path.read_text()
-    source, target = link if link else (freeze, None)
-    frozen = value if value is not None else float(intact[source].isel(time=0))
-    if target:
-        eqn = info.find(target).equation
-        pattern = re.escape(f'"{source}"')
-        assert re.search(pattern, eqn)
-        new = re.sub(pattern, repr(frozen), eqn)
-        old = eqn
-    else:
-        old, new = info.find(source).equation, repr(frozen)
-    from xml.sax.saxutils import escape
-    text = text.replace(f"<eqn>{escape(old)}</eqn>", f"<eqn>{escape(new)}</eqn>", 1)
-    folder = pathlib.Path(tempfile.mkdtemp())
-    (folder / info.path.name).write_text(text)
-    sc = sdvag.load_scenario(scenario)
-    return sdvag.run(sdvag.Scenario(**{**sc.__dict__, "model": folder / info.path.name}))
 
 
 def first_year(ds, stage):
@@ -100,12 +73,12 @@ def test_brand_value_lags_core_capability_because_brand_is_built_from_created_va
     assert lag > 5
     # cut: brand investment no longer follows the value that capability creates; what is left of
     # the lag is the goodwill's own accumulation time (ln 2 / depreciation rate)
-    cut = knocked(link=("Value Creation", "Brand Investment"))
+    cut = knocked(BASE, link=("Value Creation", "Brand Investment"))
     assert half_time(cut["Cluster Brand Value"]) - half_time(cut["Core Capability"]) < lag / 2
 
 
 def test_brand_attracts_customers(base):
-    cut = knocked(link=("Brand Attraction", "Attainable Market Share"))
+    cut = knocked(BASE, link=("Brand Attraction", "Attainable Market Share"))
     assert float(base["Customers"].sel(time=END)) > 1.2 * float(cut["Customers"].sel(time=END))
 
 
@@ -120,7 +93,7 @@ def test_stronger_network_raises_brand_and_brings_integration_sooner(base):
 def test_a_stronger_network_brings_integration_sooner_only_through_network_synergy():
     # cut: network synergy frozen at its start value in both runs; the strength of the network
     # organisation then no longer changes when (or whether) integration comes
-    cut = {name: knocked(freeze="Network Synergy", scenario=SCEN / f"{name}.toml")
+    cut = {name: knocked(SCEN / f"{name}.toml", freeze="Network Synergy")
            for name in ("pscv_strong_network", "pscv_baseline")}
     years = [first_year(ds, 3) for ds in cut.values()]
     assert years[0] == years[1] or abs(years[0] - years[1]) < 0.5, years
@@ -129,7 +102,7 @@ def test_a_stronger_network_brings_integration_sooner_only_through_network_syner
 def test_scale_economies_and_rent_draw_firms_into_the_cluster(base):
     firms = base["Cluster Firms"]
     assert float(firms.sel(time=END)) > 5 * float(firms.isel(time=0))
-    cut = knocked(freeze="Unit Cost Index")
+    cut = knocked(BASE, freeze="Unit Cost Index")
     assert float(base["Cluster Firms"].sel(time=END)) > 1.02 * float(cut["Cluster Firms"].sel(time=END))
     assert float(base["Value Integration"].sel(time=END)) > float(cut["Value Integration"].sel(time=END))
 
