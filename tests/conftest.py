@@ -60,32 +60,3 @@ def write_model(path: Path, variables: str, *, name="fixture", method="Euler", s
 def aux(name: str, eqn: str, extra: str = "") -> str:
     eqn = eqn.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return f'<aux name="{name}"><eqn>{eqn}</eqn>{extra}</aux>'
-
-
-def knocked(scenario, link=None, freeze=None, value=None):
-    """The scenario with a link cut (the source's value in the target's equation frozen at its
-    start value, or `value`) or a variable frozen at its start value (or `value`)."""
-    import re
-    import tempfile
-    from xml.sax.saxutils import escape
-
-    import sdvag
-    from sdvag.model.xmile import read_model
-    intact = sdvag.run(scenario)
-    info = read_model(sdvag.load_scenario(scenario).model)
-    text = info.path.read_text()
-    source, target = link if link else (freeze, None)
-    frozen = value if value is not None else float(intact[source].isel(time=0))
-    if target:
-        eqn = info.find(target).equation
-        pattern = re.escape(f'"{source}"')
-        assert re.search(pattern, eqn)
-        new = re.sub(pattern, repr(frozen), eqn)
-        old = eqn
-    else:
-        old, new = info.find(source).equation, repr(frozen)
-    text = text.replace(f"<eqn>{escape(old)}</eqn>", f"<eqn>{escape(new)}</eqn>", 1)
-    folder = Path(tempfile.mkdtemp())
-    (folder / info.path.name).write_text(text)
-    sc = sdvag.load_scenario(scenario)
-    return sdvag.run(sdvag.Scenario(**{**sc.__dict__, "model": folder / info.path.name}))

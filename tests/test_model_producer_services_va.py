@@ -14,7 +14,7 @@ import pytest
 
 import sdvag
 
-from conftest import knocked, observed, run_shipped
+from conftest import observed, run_shipped
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCEN = ROOT / "scenarios"
@@ -148,17 +148,17 @@ def test_competition_uses_an_adaptive_norm(base):
     # pressure rises while rivals improve, then fades as their success becomes the new normal
     assert float(pressure.max()) > 1.02 and float(pressure.sel(time=END)) < float(pressure.max())
     # cut: a norm frozen at its 2000 value keeps the pressure rising with every improvement
-    fixed = knocked(BASE, freeze="New Product Share Norm")
+    fixed = sdvag.knockout(BASE, freeze={"New Product Share Norm": None}).knocked
     assert float(fixed["Competition Pressure"].sel(time=END)) > float(pressure.max())
 
 
 def test_tacit_knowledge_passes_online_only_with_trust(base):
-    cut = knocked(BASE, link=("Online Trust", "Transferable Knowledge Share"))
+    cut = sdvag.knockout(BASE, link=[("Online Trust", "Transferable Knowledge Share")]).knocked
     assert at(base, "Second Spillover", END) > 1.5 * at(cut, "Second Spillover", END)
     assert at(base, "Patent Applications", END) > at(cut, "Patent Applications", END)
 
 
 def test_lower_service_input_cost_raises_innovation(base):
-    cut = knocked(BASE, link=("Virtual Agglomeration Degree", "Service Input Cost"))
+    cut = sdvag.knockout(BASE, link=[("Virtual Agglomeration Degree", "Service Input Cost")]).knocked
     assert at(cut, "Service Input Cost", END) == pytest.approx(1, abs=0.01)
     assert at(base, "Patent Applications", END) > 1.02 * at(cut, "Patent Applications", END)
