@@ -19,11 +19,12 @@ def _written(paths: list[Path], progress: Progress) -> list[Path]:
 
 
 def calibrate(spec, method: str | None = None, seed: int | None = None, workers: int | None = None,
-              out: str | Path | None = None, progress: Progress = None):
+              out: str | Path | None = None, progress: Progress = None, holdout_from: float | None = None):
     """Fit a calibration specification (a TOML file, a CalibrationSpec or a dict like the TOML
-    table); with `out`, write the calibrated scenario and the fit plot there."""
+    table); with `out`, write the calibrated scenario and the fit plot there. `holdout_from`:
+    fit on the values observed before that year and check the rest against the projection band."""
     from sdvag.analysis.calibration import calibrate as fit
-    result = fit(spec, method=method, seed=seed, workers=workers, progress=progress)
+    result = fit(spec, method=method, seed=seed, workers=workers, progress=progress, holdout_from=holdout_from)
     if out is not None:
         from sdvag.report.calibration_output import write
         result.files = _written(write(result, out), progress)

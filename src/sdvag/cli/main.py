@@ -166,7 +166,7 @@ def cmd_data(args) -> None:
 def cmd_calibrate(args) -> None:
     from sdvag.api import calibrate
     result = calibrate(args.spec, method=args.method, seed=args.seed, out=args.out,
-                       workers=args.workers, progress=_say)
+                       workers=args.workers, progress=_say, holdout_from=args.holdout_from)
     print(result.summary())
 
 
@@ -217,9 +217,12 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data)
     p = sub.add_parser("calibrate", help="fit a model to observed series (a calibration spec)")
     p.add_argument("spec", help="calibration specification (.toml)")
-    p.add_argument("--method", default=None, help="local, global or multistart (default: the spec's)")
+    p.add_argument("--method", default=None, choices=["local", "global", "multistart", "mcmc"],
+                   help="local, global, multistart or mcmc (default: the spec's)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the spec's)")
-    p.add_argument("--workers", type=int, default=None, help="processes for the global search")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--holdout-from", type=float, default=None, metavar="YEAR",
+                   help="fit on values observed before YEAR; report the error on the rest")
     p.add_argument("--out", metavar="DIR", help="write the calibrated scenario, report and fit plot here")
     p.set_defaults(func=cmd_calibrate)
     p = sub.add_parser("sensitivity", help="Monte Carlo and Sobol sensitivity (a sensitivity spec)")

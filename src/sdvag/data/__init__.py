@@ -1,10 +1,14 @@
 """The observed series shipped with sdvag, each value with its status and source.
 
 `series.csv` (described in README.md next to it) holds one row per (series, year). Series are
-sparse and irregular: a year that is missing is unknown, so nothing here fills gaps.
+sparse and irregular: a year that is missing is unknown, so nothing here fills gaps. Each value
+says when in the year it was observed (`timing`, see TIMINGS): a level at year end is not a
+level on 1 January, and an annual total is not a level at all.
 """
 from __future__ import annotations
 
+import re
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -14,8 +18,36 @@ import xarray as xr
 
 from sdvag.errors import SdvagError, suggest
 
-COLUMNS = ("series", "year", "value", "unit", "status", "source")
+COLUMNS = ("series", "year", "value", "unit", "status", "timing", "source")
 STATUSES = ("confirmed", "derived", "seed")
+TIMINGS = ("year-end", "mid-year", "annual-total", "annual-ratio", "trailing-12-months", "point:T")
+DEFAULT_TIMING = "year-end"  # a file without a timing column: levels at 31 December (warned)
+_POINT = re.compile(r"point:(-?\d+(?:\.\d*)?)$")
+
+
+def timing_problem(code) -> str | None:
+    """Why `code` is not a timing code (None when it is one)."""
+    if isinstance(code, str) and (code in TIMINGS[:-1] or _POINT.match(code)):
+        return None
+    return f"timing {code!r} is not one of {', '.join(TIMINGS)} (T a model time, e.g. point:2017.9)"
+
+
+def window(code: str, year: float) -> tuple[str, float, float]:
+    """How and when the value of `year` with this timing was observed, on the model's time axis
+    (t = 2017.0 is the start of 2017): ('level', t, t) for a level at time t, ('total', a, b)
+    for the integral of a flow over [a, b], ('ratio', a, b) for a ratio of two such integrals.
+    `trailing-12-months` (people active at least once in the year) is taken as the level at the
+    year's end: a model that counts active users has no record of who was active when."""
+    if code in ("year-end", "trailing-12-months"):
+        return "level", year + 1.0, year + 1.0
+    if code == "mid-year":
+        return "level", year + 0.5, year + 0.5
+    if code in ("annual-total", "annual-ratio"):
+        return ("total" if code == "annual-total" else "ratio"), year, year + 1.0
+    point = _POINT.match(code)
+    if point is None:
+        raise SdvagError(timing_problem(code))
+    return "level", float(point.group(1)), float(point.group(1))
 
 
 def path() -> Path:
@@ -29,13 +61,19 @@ def load(file: str | Path | None = None) -> pd.DataFrame:
     if not file.is_file():
         raise SdvagError(f"{file}: series file not found")
     try:
-        frame = pd.read_csv(file, dtype={"series": str, "unit": str, "status": str, "source": str})
+        frame = pd.read_csv(file, dtype={"series": str, "unit": str, "status": str, "timing": str, "source": str})
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise SdvagError(f"{file}: not a readable series CSV ({exc})") from None
+    if "timing" not in frame.columns and "series" in frame.columns:
+        warnings.warn(f"{file}: no timing column; every value is taken as a {DEFAULT_TIMING} level "
+                      "(add a timing column: see sdvag/data/README.md)", stacklevel=2)
+        frame["timing"] = DEFAULT_TIMING
+        frame.attrs["timing_defaulted"] = True
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise SdvagError(f"{file}: missing column(s) {', '.join(missing)} "
                          f"(expected {', '.join(COLUMNS)})")
+    defaulted = frame.attrs.get("timing_defaulted", False)
     frame = frame[list(COLUMNS)].copy()
     problems = []
     for column in ("year", "value"):
@@ -46,6 +84,10 @@ def load(file: str | Path | None = None) -> pd.DataFrame:
     for i in np.flatnonzero(~frame["status"].isin(STATUSES).to_numpy()):
         problems.append(f"{file}: line {i + 2}: status {frame['status'].iloc[i]!r} is not one of "
                         f"{', '.join(STATUSES)}")
+    for i, code in enumerate(frame["timing"]):
+        problem = timing_problem(code)
+        if problem:
+            problems.append(f"{file}: line {i + 2}: {problem}")
     if frame.duplicated(["series", "year"]).any():
         row = int(np.flatnonzero(frame.duplicated(["series", "year"]).to_numpy())[0])
         problems.append(f"{file}: line {row + 2}: {frame['series'].iloc[row]} has "
@@ -55,7 +97,9 @@ def load(file: str | Path | None = None) -> pd.DataFrame:
         problems.append(f"{file}: series {name} has more than one unit")
     if problems:
         raise SdvagError("\n".join(problems))
-    return frame.sort_values(["series", "year"], kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(["series", "year"], kind="stable").reset_index(drop=True)
+    frame.attrs["timing_defaulted"] = defaulted
+    return frame
 
 
 def series(name: str, file: str | Path | None = None) -> xr.DataArray:
@@ -69,6 +113,7 @@ def series(name: str, file: str | Path | None = None) -> xr.DataArray:
         rows["value"].to_numpy(dtype=float), dims=("year",),
         coords={"year": rows["year"].to_numpy(dtype=float),
                 "status": ("year", rows["status"].to_numpy(dtype=str)),
+                "timing": ("year", rows["timing"].to_numpy(dtype=str)),
                 "source": ("year", rows["source"].to_numpy(dtype=str))},
         name=name, attrs={"units": str(rows["unit"].iloc[0])})
 
@@ -81,6 +126,7 @@ def dataset(file: str | Path | None = None) -> xr.Dataset:
     ds = xr.Dataset({
         "value": table["value"].to_xarray(),
         "status": table["status"].to_xarray().fillna(""),
+        "timing": table["timing"].to_xarray().fillna(""),
         "source": table["source"].to_xarray().fillna(""),
     })
     units = frame.groupby("series")["unit"].first()
@@ -95,10 +141,12 @@ def catalogue(file: str | Path | None = None) -> str:
     for name, rows in frame.groupby("series", sort=True):
         years = [int(y) if float(y).is_integer() else y for y in rows["year"]]
         statuses = ", ".join(f"{s} {n}" for s, n in rows["status"].value_counts().sort_index().items())
+        timings = "/".join(dict.fromkeys(rows["timing"]))
         lines.append(f"{name.ljust(width)}  {rows['unit'].iloc[0]:<26} {_years(years):<22} "
-                     f"n={len(rows):<3} {statuses}")
+                     f"n={len(rows):<3} {timings:<18} {statuses}")
     lines.append(f"({len(frame)} values in {frame['series'].nunique()} series from {path().name if file is None else file}; "
-                 "statuses: confirmed, derived, seed; see sdvag/data/README.md)")
+                 "statuses: confirmed, derived, seed; timing: when in the year each value was observed; "
+                 "see sdvag/data/README.md)")
     return "\n".join(lines)
 
 

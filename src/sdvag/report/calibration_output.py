@@ -3,10 +3,15 @@
 The scenario is self-contained (the starting scenario's settings written out, not `extends`),
 so editing the starting scenario later cannot silently change a calibrated result. Its
 [calibration] table records how it was fitted and how well; other tools read the targets from
-[[calibration.targets]] (series, variable, factor: model units to series units).
+[[calibration.targets]] (series, variable, factor: model units to series units), the projection
+band from [[calibration.projection]] (series, year, timing, p05, p50, p95, in the series' own
+timing and unit) and, after an out-of-sample check, [[calibration.holdout]]. Both files are
+rendered in memory and then written together (`write_files`), so an interrupted run leaves both
+or neither.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -17,6 +22,8 @@ import numpy as np
 from sdvag.analysis.calibration import STATUS_MARKERS
 from sdvag.analysis.fitstats import STATISTICS
 from sdvag.files import atomic_write
+
+LOG_SPAN = 100   # plot a series on a log scale when it spans more than this factor
 
 
 def _value(v) -> str:
@@ -50,7 +57,9 @@ def scenario_toml(result, folder: Path) -> str:
     spec, sc = result.spec, result.scenario
     rel = lambda p: Path(os.path.relpath(Path(p).resolve(), folder.resolve())).as_posix()  # noqa: E731
     how = (f"python -m sdvag calibrate {rel(spec.path)} --method {result.method}"
-           + ("" if result.seed is None else f" --seed {result.seed}")) if spec.path else "sdvag.calibrate"
+           + ("" if result.seed is None else f" --seed {result.seed}")
+           + ("" if result.holdout_from is None else f" --holdout-from {result.holdout_from:g}")) \
+        if spec.path else "sdvag.calibrate"
     lines = [f"# A calibrated scenario, written by sdvag; re-create it with: {how}",
              f"model = {_value(rel(sc.model))}",
              f"title = {_value(spec.title or f'{sc.title or sc.name} (calibrated)')}",
@@ -72,66 +81,101 @@ def scenario_toml(result, folder: Path) -> str:
         "data": rel(spec.data) if spec.data else "shipped (sdvag/data/series.csv)",
         "method": result.method, "seed": result.seed, "loss": spec.loss, "loss_scale": spec.loss_scale,
         "payoff": result.payoff, "model_runs": result.nruns, "success": result.success,
-        "message": result.message, "warnings": result.warnings}
+        "message": result.message, "holdout_from": result.holdout_from, "warnings": result.warnings}
     lines += _table("[calibration]", {k: v for k, v in record.items() if v is not None})
+    if result.diagnostics:
+        d = result.diagnostics
+        lines += _table("[calibration.mcmc]", {k: d[k] for k in ("walkers", "steps", "burn", "acceptance", "tau_max", "ess_min")})
     for p in result.parameters:
         lines += _table("[[calibration.parameters]]", {
             "name": p.name, "value": p.value, "min": p.low, "max": p.high, "start": p.start,
             "std_err": p.std_err, "ci_low": p.ci_low, "ci_high": p.ci_high})
     for target, stats in zip(spec.targets, result.statistics):
+        shown = {k: stats[k] for k in STATISTICS if not (isinstance(stats[k], float) and math.isnan(stats[k]))}
         lines += _table("[[calibration.targets]]", {
-            **target.record(), "unit": target.unit, **{k: stats[k] for k in STATISTICS}})
+            **target.record(), "unit": target.unit, "sigma": result.sigma.get(target.series, float("nan")),
+            **shown, **({"omitted": stats["omitted"]} if stats.get("omitted") else {})})
+    for h in result.holdout:
+        lines += _table("[[calibration.holdout]]", {k: h[k] for k in ("series", "year", "value", "model", "p05", "p95", "inside")})
+    for row in result.projection:
+        lines += _table("[[calibration.projection]]", {k: row[k] for k in ("series", "year", "timing", "p05", "p50", "p95")})
     return "\n".join(lines) + "\n"
 
 
-def plot_fit(result, path: Path) -> Path:
-    """One panel per target: the calibrated run (x factor, whole horizon) and the data points,
-    marked by status (confirmed filled circles, derived filled squares, seed open triangles)."""
+def plot_png(result) -> bytes:
+    """One panel per series: the 5-95% projection band and its median in the series' own timing,
+    the calibrated run as observed, and the data marked by status (confirmed filled circles,
+    derived filled squares, seed open triangles; held-out values outlined in black)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    targets = result.spec.targets
+    held = {t.series: t for t in getattr(result, "held", [])}
+    targets = list({t.series: t for t in [*result.spec.targets, *held.values()]}.values())
     cols = min(2, len(targets))
     rows = -(-len(targets) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.6 * rows), dpi=110, squeeze=False)
-    time = result.run["time"].to_numpy()
-    for ax, target, stats in zip(axes.flat, targets, result.statistics):
-        ax.plot(time, result.run[target.variable].to_numpy() * target.factor, color="C0",
-                linewidth=1.8, label=f"model: {target.variable}" + (f" x {target.factor:g}" if target.factor != 1 else ""))
-        status = np.asarray(target.status)
-        for name, (marker, filled) in STATUS_MARKERS.items():
-            pick = status == name
-            if pick.any():
-                ax.plot(np.asarray(target.years)[pick], np.asarray(target.values)[pick], marker, ms=7,
-                        color="C3", mfc="C3" if filled else "white", linestyle="none", label=f"data ({name})")
-        ax.set_title(f"{target.series}\nR2 {stats['r_squared']:.3f}, MAPE {stats['mape']:.1f}%", fontsize=9)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.8 * rows), dpi=110, squeeze=False)
+    stats_of = {s["series"]: s for s in result.statistics}
+    for ax, target in zip(axes.flat, targets):
+        band = [p for p in result.projection if p["series"] == target.series]
+        years = np.array([p["year"] for p in band])
+        if band:
+            ax.fill_between(years, [p["p05"] for p in band], [p["p95"] for p in band], color="C0", alpha=0.2,
+                            label="90% projection band")
+            ax.plot(years, [p["p50"] for p in band], color="C0", linestyle="--", linewidth=1, label="median")
+            ax.plot(years, [p["model"] for p in band], color="C0", linewidth=1.8,
+                    label=f"calibrated: {target.variable}" + (f" x {target.factor:g}" if target.factor != 1 else ""))
+        fitted = [t for t in result.spec.targets if t.series == target.series]
+        for source, edge in [(fitted[0] if fitted else None, None), (held.get(target.series), "black")]:
+            if source is None:
+                continue
+            status = np.asarray(source.status)
+            for name, (marker, filled) in STATUS_MARKERS.items():
+                pick = status == name
+                if pick.any():
+                    ax.plot(np.asarray(source.years)[pick], np.asarray(source.values)[pick], marker, ms=7,
+                            color="C3", mfc="C3" if filled else "white", mec=edge or "C3", mew=1.5 if edge else 1,
+                            linestyle="none", label=f"data ({name}{', held out' if edge else ''})")
+        timing = "/".join(dict.fromkeys(p["timing"] for p in band))
+        stats = stats_of.get(target.series)
+        fit = "held out" if stats is None else (f"MAPE {stats['mape']:.1f}%" + (
+            f", R2 {stats['r_squared']:.3f}" if not math.isnan(stats["r_squared"]) else f", n = {stats['n']}"))
+        ax.set_title(f"{target.series} ({timing})\n{fit}", fontsize=9)
         ax.set_ylabel(target.unit)
+        ax.set_xlabel("year")
+        shown = np.asarray([*target.values, *(p["p05"] for p in band)], dtype=float)
+        if np.all(shown > 0) and shown.max() > LOG_SPAN * shown.min():
+            ax.set_yscale("log")   # a series over orders of magnitude: relative errors visible
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(targets):]:
         ax.set_visible(False)
-    fig.suptitle(f"{result.spec.name}: calibrated run and observed series", fontsize=10)
+    extra = "" if result.holdout_from is None else f", fitted on values before {result.holdout_from:g}"
+    fig.suptitle(f"{result.spec.name}: {result.method} calibration and projection{extra}", fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
-    return path
+    return buffer.getvalue()
 
 
-def write_scenario(result, path: str | Path) -> Path:
-    """The calibrated scenario, self-contained, at `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as tmp:
-        tmp.write_text(scenario_toml(result, path.parent), encoding="utf-8")
-    return path
+def write_all(files: dict[Path, bytes]) -> list[Path]:
+    """Every file of a calibration's output, written only once all are rendered."""
+    for path, content in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as tmp:
+            tmp.write_bytes(content)
+    return list(files)
+
+
+def write_files(result, scenario_path: str | Path, plot_path: str | Path) -> list[Path]:
+    """The calibrated scenario at `scenario_path` and its fit plot at `plot_path`."""
+    scenario_path, plot_path = Path(scenario_path), Path(plot_path)
+    return write_all({scenario_path: scenario_toml(result, scenario_path.parent).encode("utf-8"),
+                      plot_path: plot_png(result)})
 
 
 def write(result, out: str | Path) -> list[Path]:
     """NAME.toml (the calibrated scenario) and NAME_fit.png (model against data) in `out`."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return [write_scenario(result, out / f"{result.spec.name}.toml"),
-            plot_fit(result, out / f"{result.spec.name}_fit.png")]
+    return write_files(result, out / f"{result.spec.name}.toml", out / f"{result.spec.name}_fit.png")
