@@ -75,13 +75,32 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
     return target
 
 
-def load(path: str | Path) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
-    """Read, check and compile a model file; returns its description and a fresh PySD model."""
+def compiled(path: str | Path, integrators: tuple[str, ...] = ("euler",)) -> tuple[ModelInfo, Path]:
+    """Read and check a model file and translate it; returns its description and the path of
+    PySD's translation (beside it, `model.xmile`: the file exactly as PySD was given it).
+    `integrators`: the methods the engine that will run it can integrate with."""
     path = Path(path)
     data = model_bytes(path)
     info = parse(data, path)
-    ensure_supported(info)
-    py_file = translated_file(info, data)
+    ensure_supported(info, integrators)
+    return info, translated_file(info, data)
+
+
+def abstract_model(path: str | Path, integrators: tuple[str, ...]):
+    """PySD's AbstractModel of the file PySD translated (for engines of sdvag's own that build
+    from PySD's translation rather than read the model a second way)."""
+    from pysd.translators.xmile.xmile_file import XmileFile
+    info, py_file = compiled(path, integrators)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        source = XmileFile(py_file.with_name("model.xmile"))
+        source.parse()
+        return info, source.get_abstract_model()
+
+
+def load(path: str | Path) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
+    """Read, check and compile a model file; returns its description and a fresh PySD model."""
+    info, py_file = compiled(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = pysd.load(str(py_file))

@@ -21,7 +21,7 @@ import xarray as xr
 
 from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
-from sdvag.simulation.scenario import Policy, Scenario, load_scenario
+from sdvag.simulation.scenario import Policy, Scenario, load_scenario, time_settings
 from sdvag.model.translate import load
 from sdvag.model.xmile import ModelInfo, canonical, model_bytes
 
@@ -68,14 +68,7 @@ class Simulator:
         return params
 
     def time_settings(self, scenario: Scenario) -> dict[str, float]:
-        sim = self.info.sim
-        dt = scenario.sim.get("dt", sim.dt)
-        return {
-            "start": scenario.sim.get("start", sim.start),
-            "stop": scenario.sim.get("stop", sim.stop),
-            "dt": dt,
-            "save_step": scenario.sim.get("save_step", dt if "dt" in scenario.sim else sim.save_step),
-        }
+        return time_settings(scenario, self.info)
 
     def run_frame(self, params: dict, times: dict[str, float], columns: list[str] | None = None,
                   progress: bool = False, initial: dict[str, float] | None = None) -> pd.DataFrame:
