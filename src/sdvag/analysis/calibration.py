@@ -34,6 +34,7 @@ from sdvag.analysis.fitstats import series_statistics, uncertainty
 from sdvag.formatting import format_number, text_table
 from sdvag.simulation.scenario import Scenario
 from sdvag.simulation.simulate import Simulator
+from sdvag.simulation.vectorised import NotCovered, covers, simulate_many
 
 FAILED_ERROR = 1e3      # relative error charged to every point of a run that failed or diverged
 JACOBIAN_STEP = 1e-6    # finite-difference step, as a fraction of each parameter's bounds
@@ -105,21 +106,20 @@ class Payoff:
         steps = np.ceil((last - times["start"]) / times["save_step"] - 1e-9)
         return {**times, "stop": min(times["stop"], times["start"] + steps * times["save_step"])}
 
-    def residuals(self, u) -> np.ndarray:
+    def _setup(self) -> None:
         if self._sim is None:
             self._sim = Simulator.for_model(self.scenario.model)
             self._fit_times = self._times(self._sim)
-        scenario = self.scenario_at(u)
-        try:
-            frame = self._sim.run_frame(self._sim.params(scenario), self._fit_times, self.columns)
-        except SdvagError:
-            frame = None
+
+    def _residual_vector(self, model_at) -> np.ndarray:
+        """Residuals of one run; `model_at(target, years)` gives its values there, or is None
+        for a run that failed (every point charged FAILED_ERROR)."""
         parts = []
         for target, scale in zip(self.targets, self.scales):
             years, data = np.asarray(target.years), np.asarray(target.values)
             error = np.full(years.size, FAILED_ERROR)
-            if frame is not None:
-                model = model_values(frame, target, years)
+            if model_at is not None:
+                model = model_at(target, years)
                 error = np.where(np.isfinite(model), (model - data) / scale, FAILED_ERROR)
             z = (error / self.loss_scale) ** 2
             rho = {"linear": z, "soft_l1": 2 * (np.sqrt(1 + z) - 1), "huber": np.where(z <= 1, z, 2 * np.sqrt(z) - 1),
@@ -134,20 +134,44 @@ class Payoff:
             self.progress(f"  run {self.runs}: best payoff {self.best:.6g}")
         return res
 
+    def residuals(self, u) -> np.ndarray:
+        self._setup()
+        scenario = self.scenario_at(u)
+        try:
+            frame = self._sim.run_frame(self._sim.params(scenario), self._fit_times, self.columns)
+        except SdvagError:
+            frame = None
+        return self._residual_vector(None if frame is None else lambda t, years: model_values(frame, t, years))
+
+    def residuals_many(self, us) -> np.ndarray:
+        """Residuals of many parameter vectors (rows of `us`), all runs at once on the vectorised
+        engine where it covers the model (one PySD run each where not)."""
+        self._setup()
+        us = np.atleast_2d(np.asarray(us, dtype=float))
+        try:
+            runs = simulate_many(self.scenario, self.names, self.low + us * self.span, self.columns,
+                                 self._fit_times)
+        except NotCovered:
+            return np.array([self.residuals(u) for u in us])
+        column = {name: j for j, name in enumerate(self.columns)}
+
+        def model_at(i):
+            return lambda t, years: np.interp(years, runs.time, runs.data[i, column[t.variable]]) * t.factor
+        return np.array([self._residual_vector(None if runs.failed[i] else model_at(i)) for i in range(len(us))])
+
+    def many(self, us_by_column) -> np.ndarray:
+        """Payoffs of parameter vectors given as columns (scipy's vectorized calling convention)."""
+        return np.sum(self.residuals_many(np.asarray(us_by_column).T) ** 2, axis=1)
+
     def __call__(self, u) -> float:
         return float(np.sum(self.residuals(u) ** 2))
 
     def jacobian(self, u: np.ndarray) -> np.ndarray:
         """d residual / d parameter (in the parameters' own units), by forward differences
-        (backward at an upper bound)."""
-        base = self.residuals(u)
-        jac = np.empty((base.size, u.size))
-        for i in range(u.size):
-            step = JACOBIAN_STEP if u[i] + JACOBIAN_STEP <= 1 else -JACOBIAN_STEP
-            moved = u.copy()
-            moved[i] += step
-            jac[:, i] = (self.residuals(moved) - base) / (step * self.span[i])
-        return jac
+        (backward at an upper bound); the k + 1 runs at once."""
+        steps = np.where(u + JACOBIAN_STEP <= 1, JACOBIAN_STEP, -JACOBIAN_STEP)
+        res = self.residuals_many(np.vstack([u, u + np.diag(steps)]))
+        return ((res[1:] - res[0]) / (steps * self.span)[:, None]).T
 
 
 def _local(payoff: Payoff, u0, max_runs: int) -> optimize.OptimizeResult:
@@ -237,7 +261,8 @@ def calibrate(spec_or_objects, method: str | None = None, seed: int | None = Non
     max_runs = int(opts.get("max_runs", 100 * (k + 1)))
     say(f"calibrating {spec.name}: {k} parameters, {len(spec.targets)} series, {method}"
         f"{'' if seed is None else f', seed {seed}'}")
-    pool = multiprocessing.get_context().Pool(workers) if workers > 1 and method != "local" else None
+    batch = method == "global" and covers(spec.scenario.model) is None  # a population per engine call
+    pool = multiprocessing.get_context().Pool(workers) if workers > 1 and method != "local" and not batch else None
     try:
         if method == "local":
             fit = _local(payoff, u0, max_runs)
@@ -261,8 +286,9 @@ def calibrate(spec_or_objects, method: str | None = None, seed: int | None = Non
                 say(f"  generation {generation[0]}: best payoff {intermediate_result.fun:.6g}")
 
             de = optimize.differential_evolution(
-                payoff, [(0.0, 1.0)] * k, seed=seed, x0=u0, polish=False, updating="deferred",
-                workers=pool.map if pool else 1, maxiter=int(opts.get("maxiter", 60)),
+                payoff.many if batch else payoff, [(0.0, 1.0)] * k, seed=seed, x0=u0, polish=False,
+                updating="deferred", vectorized=batch, workers=pool.map if pool else 1,
+                maxiter=int(opts.get("maxiter", 60)),
                 popsize=int(opts.get("popsize", 10)), tol=float(opts.get("tol", 1e-3)),
                 init="latinhypercube", callback=report)
             say(f"  polishing the best of the search (payoff {de.fun:.6g}) with a local fit")

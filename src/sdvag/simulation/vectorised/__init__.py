@@ -9,6 +9,7 @@ cover raise NotCovered: the callers then run PySD per run.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,10 @@ class Engine:
 
     @classmethod
     def for_model(cls, path: str | Path) -> "Engine":
-        """The process-wide engine of a model file (raises NotCovered, remembered too)."""
+        """The process-wide engine of a model file (raises NotCovered, remembered too).
+        SDVAG_ENGINE=pysd in the environment turns the engine off (to compare the two)."""
+        if os.environ.get("SDVAG_ENGINE", "").lower() == "pysd":
+            raise NotCovered("any model while SDVAG_ENGINE=pysd")
         path = Path(path).resolve()
         key = (str(path), hashlib.sha256(model_bytes(path)).hexdigest())
         if key not in _ENGINES:
