@@ -32,13 +32,14 @@ def _policy(policy: Policy, base: float):
     """A lever's value over time, exactly as simulate.py's PySD component gives it."""
     if policy.kind == "step":
         eps = 1e-9 * max(1.0, abs(policy.at))
-        return lambda s: policy.to if s.t >= policy.at - eps else base
+        to, base = np.float64(policy.to), np.float64(base)
+        return lambda s: to if s.t >= policy.at - eps else base
     xs, ys = [policy.at, policy.until], [base, policy.to]
-    return lambda s: float(np.interp(s.t, xs, ys))
+    return lambda s: np.float64(np.interp(s.t, xs, ys))
 
 
 def _series(t, v):
-    return lambda s: float(np.interp(s.t, t, v))
+    return lambda s: np.float64(np.interp(s.t, t, v))
 
 
 class Engine:
@@ -85,7 +86,7 @@ class Engine:
         values = np.asarray(values, dtype=float)
         if values.ndim != 2 or values.shape[1] != len(names):
             raise SdvagError(f"expected a (runs, {len(names)}) array of values, got shape {values.shape}")
-        constants = {self._key(k): float(v) for k, v in scenario.constants.items()}
+        constants = {self._key(k): np.float64(v) for k, v in scenario.constants.items()}
         constants.update({self._key(k): np.ascontiguousarray(values[:, j]) for j, k in enumerate(names)})
         tables = {}
         for name, (x, y) in scenario.graphical.items():

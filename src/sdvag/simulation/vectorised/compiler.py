@@ -1,10 +1,11 @@
-"""PySD's abstract model of a file, built into numpy closures that evaluate many runs at once.
+"""PySD's abstract model of a file, built into numpy functions that evaluate many runs at once.
 
 PySD 3 translates XMILE into an AbstractModel (pysd.translators.structures) and its Python
 builder writes one function per variable from it. This builder walks the same abstract syntax
-and makes one closure per variable that takes the evaluation state `s` and returns an array
+and writes one function per variable that takes the evaluation state `s` and returns an array
 with one value per run, giving every builtin PySD's meaning (pysd.builders.python and
-pysd.py_backend.functions). Nothing from the model file is executed as code. Whatever this
+pysd.py_backend.functions). The functions' code is made of numbers, string literals of the
+variables' keys, numpy and a few helpers only: no text of the model is executed. Whatever this
 builder does not know raises NotCovered, and the caller runs PySD instead.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pysd.translators.structures.abstract_model import AbstractControlElement
 from sdvag.model.xmile import canonical
 from sdvag.simulation.vectorised import statefuls as st
 
-Expr = Callable[["object"], object]
+Expr = Callable[["object"], object]  # a function of the evaluation state (integrate.State)
 
 
 class NotCovered(Exception):
@@ -61,20 +62,12 @@ class Program:
     """A model built for the engine: a closure per variable, its stateful objects and tables."""
 
     names: dict[str, str]                      # key (canonical name) -> the model's name
-    exprs: dict[str, Expr]                     # key -> closure
+    exprs: dict[str, Expr]                     # key -> its function
     depends: dict[str, set[str]]               # key -> keys (and "time") it reads directly
     statefuls: list[st.Stateful]
     stateful_of: dict[str, st.Stateful]        # key -> the stateful object behind a variable
     tables: dict[str, Table] = field(default_factory=dict)   # key -> its graphical function
     lookup_input: dict[str, Expr] = field(default_factory=dict)  # key -> the gf's input (inline)
-
-
-def _time(s):
-    return s.t
-
-
-def _reference(key: str) -> Expr:
-    return lambda s: s.v[key]
 
 
 def _ramp(s, slope, start, finish=None):
@@ -96,16 +89,29 @@ def _pulse(s, start, repeat_time=0.0, magnitude=None):
     return np.where(np.asarray(repeat_time) == 0, np.where(single, out, 0.0), np.where(train, out, 0.0))
 
 
-_UNARY = {"abs": np.abs, "exp": np.exp, "sin": np.sin, "cos": np.cos, "tan": np.tan,
-          "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan, "sqrt": np.sqrt,
-          "ln": np.log, "integer": np.trunc}
-_BINARY = {"^": np.power, "*": np.multiply, "/": np.divide, "+": np.add, "-": np.subtract,
-           "=": np.equal, "<>": np.not_equal, ">=": np.greater_equal, ">": np.greater,
-           "<=": np.less_equal, "<": np.less, ":AND:": np.logical_and, ":OR:": np.logical_or}
+def _power_chain(*values):
+    result = values[-1]
+    for base in reversed(values[:-1]):
+        result = np.power(base, result)
+    return result
+
+
+_UNARY = {"abs": "_np.abs", "exp": "_np.exp", "sin": "_np.sin", "cos": "_np.cos", "tan": "_np.tan",
+          "arcsin": "_np.arcsin", "arccos": "_np.arccos", "arctan": "_np.arctan", "sqrt": "_np.sqrt",
+          "ln": "_np.log", "integer": "_np.trunc"}
+# Python's operators on floats and numpy arrays; ^ as numpy's power (NaN, not complex, for a
+# negative base); a run of one level of precedence reads left to right, as in PySD's code.
+_BINARY = {"*": "*", "/": "/", "+": "+", "-": "-", "=": "==", "<>": "!=", ">=": ">=", ">": ">",
+           "<=": "<=", "<": "<"}
+_LOGIC = {":AND:": "_np.logical_and", ":OR:": "_np.logical_or"}
+_HELPERS = {"_np": np, "_zidz": st.zidz, "_ramp": _ramp, "_pulse": _pulse, "_power": _power_chain}
 
 
 class Builder:
-    """Walks the abstract syntax of one model."""
+    """Walks the abstract syntax of one model and writes one small Python function per
+    variable and per argument of a stateful object. The code holds only numbers (as Python
+    literals), variable keys (as string literals, repr), numpy and the helpers above: nothing
+    of the model's text is executed."""
 
     def __init__(self, abstract_model):
         sections = abstract_model.sections
@@ -115,15 +121,17 @@ class Builder:
         self.keys = {canonical(e.name): e.name for e in self.elements}
         self.lookups = {canonical(e.name) for e in self.elements
                         if any(isinstance(c.ast, ae.LookupsStructure) for c in e.components)}
-        self.statefuls: list[st.Stateful] = []
-        self.stateful_of: dict[str, st.Stateful] = {}
+        self.stateful_specs: list[tuple] = []   # (class, [argument function names], extra, label)
+        self.stateful_key: dict[str, int] = {}  # variable key -> index of its stateful
         self.tables: dict[str, Table] = {}
-        self.lookup_input: dict[str, Expr] = {}
+        self.lookup_input: dict[str, str] = {}  # key -> name of the function of the gf's input
+        self.fixed_tables: list[Table] = []
+        self.sources: list[str] = []
         self._current = ""
         self._deps: set[str] = set()
 
     def build(self) -> Program:
-        exprs, depends = {}, {}
+        names, depends = {}, {}
         for element in self.elements:
             key = canonical(element.name)
             if len(element.components) != 1:
@@ -136,20 +144,33 @@ class Builder:
             if isinstance(ast, ae.LookupsStructure):
                 self.tables[key] = Table(pysd_points(ast.x), pysd_points(ast.y), ast.type)
                 continue
-            exprs[key] = self.expr(ast, top=True)
+            names[key] = self.function(self.code(ast, top=True))
             depends[key] = self._deps
-        return Program(dict(self.keys), exprs, depends, self.statefuls, self.stateful_of,
-                       self.tables, self.lookup_input)
+        space = {**_HELPERS, "_T": self.fixed_tables}
+        exec(compile("\n".join(self.sources), "<sdvag vectorised model>", "exec"), space)  # noqa: S102
+        statefuls = [cls(*[space[f] for f in args], *extra, label)
+                     for cls, args, extra, label in self.stateful_specs]
+        space["_S"] = statefuls
+        return Program(dict(self.keys), {k: space[f] for k, f in names.items()}, depends, statefuls,
+                       {k: statefuls[i] for k, i in self.stateful_key.items()}, self.tables,
+                       {k: space[f] for k, f in self.lookup_input.items()})
 
-    # -- expressions -------------------------------------------------------------------------
+    def function(self, code: str) -> str:
+        """The name of a new function of the state returning `code`."""
+        name = f"_f{len(self.sources)}"
+        self.sources.append(f"def {name}(s):\n    v = s.v\n    return {code}\n")
+        return name
 
-    def expr(self, ast, top: bool = False) -> Expr:
-        if isinstance(ast, bool):
+    # -- expressions: each returns Python source --------------------------------------------
+
+    def code(self, ast, top: bool = False) -> str:
+        if isinstance(ast, (bool, int, float, np.number)):
             value = float(ast)
-            return lambda s: value
-        if isinstance(ast, (int, float, np.number)):
-            value = float(ast)
-            return lambda s: value
+            if not np.isfinite(value):
+                raise NotCovered(f"the number {value}")
+            if top:  # a variable's value is always numpy's: x / 0 gives inf (a failed run), not an error
+                return f"_np.float64({value!r})"
+            return repr(value)
         if isinstance(ast, ae.ReferenceStructure):
             return self.reference(ast)
         if isinstance(ast, (ae.ArithmeticStructure, ae.LogicStructure)):
@@ -158,131 +179,107 @@ class Builder:
             return self.call(ast)
         if isinstance(ast, ae.InlineLookupsStructure):
             table = Table(pysd_points(ast.lookups.x), pysd_points(ast.lookups.y))
-            argument = self.expr(ast.argument)
+            argument = self.code(ast.argument)
             if top:  # a variable with a graphical function: its table may be overridden
                 key = self._current
-                self.tables[key], self.lookup_input[key] = table, argument
-                return lambda s: s.tables[key](argument(s))
-            return lambda s: table(argument(s))
-        stateful = self.stateful(ast)
-        if stateful is None:
+                self.tables[key] = table
+                self.lookup_input[key] = self.function(argument)
+                return f"s.tables[{key!r}]({argument})"
+            self.fixed_tables.append(table)
+            return f"_T[{len(self.fixed_tables) - 1}]({argument})"
+        index = self.stateful(ast)
+        if index is None:
             raise NotCovered(f"{type(ast).__name__} (variable {self.keys.get(self._current)!r})")
-        self.statefuls.append(stateful)
         if top:
-            self.stateful_of[self._current] = stateful
+            self.stateful_key[self._current] = index
         self._deps.add("<stateful>")
-        return lambda s: s.output(stateful)
+        return f"s.output(_S[{index}])"
 
-    def reference(self, ast) -> Expr:
+    def reference(self, ast) -> str:
         if ast.subscripts:
             raise NotCovered("arrays (subscripted references)")
         name = ast.reference
         if name == "time":
             self._deps.add("time")
-            return _time
+            return "s.t"
         key = canonical(name)
-        if key not in self.keys:
+        if key not in self.keys or key in self.lookups:
             raise NotCovered(f"the reference {name!r}")
         self._deps.add(key)
-        return _reference(key)
+        return f"v[{key!r}]"
 
-    def operation(self, ast) -> Expr:
-        ops, args = list(ast.operators), [self.expr(a) for a in ast.arguments]
+    def operation(self, ast) -> str:
+        ops, args = list(ast.operators), [self.code(a) for a in ast.arguments]
         if len(args) == 1:
-            (arg,) = args
             if ops[0] == "negative":
-                return lambda s: -arg(s)
+                return f"(-{args[0]})"
             if ops[0] == ":NOT:":
-                return lambda s: np.logical_not(arg(s))
+                return f"_np.logical_not({args[0]})"
             raise NotCovered(f"the operator {ops[0]}")
-        for op in ops:
-            if op not in _BINARY:
-                raise NotCovered(f"the operator {op}")
         if ops == ["^"] * len(ops):  # PySD writes a**b**c: right-associative
-            funcs = args
-            return lambda s: _power_chain([f(s) for f in funcs])
-        # one level of precedence: left to right, as Python reads PySD's flat expression
-        first, rest = args[0], list(zip([_BINARY[o] for o in ops], args[1:]))
-        if len(rest) == 1:
-            (fn, second), = rest
-            return lambda s: fn(first(s), second(s))
+            return f"_power({', '.join(args)})"
+        text = args[0]
+        for op, arg in zip(ops, args[1:]):
+            if op in _LOGIC:
+                text = f"{_LOGIC[op]}({text}, {arg})"
+            elif op in _BINARY:
+                text = f"({text} {_BINARY[op]} {arg})"
+            else:
+                raise NotCovered(f"the operator {op} among others")
+        return text
 
-        def chain(s):
-            value = first(s)
-            for fn, arg in rest:
-                value = fn(value, arg(s))
-            return value
-        return chain
-
-    def call(self, ast) -> Expr:
+    def call(self, ast) -> str:
         name = ast.function.reference if isinstance(ast.function, ae.ReferenceStructure) else None
         key = canonical(name) if name else None
-        args = [self.expr(a) for a in ast.arguments]
-        if key in self.lookups:  # a stand-alone graphical function called with its input
-            self._deps.add(key)
-            (arg,) = args
-            return lambda s: s.tables[key](arg(s))
+        args = [self.code(a) for a in ast.arguments]
+        a = ", ".join(args)
+        if key in self.lookups and len(args) == 1:  # a stand-alone graphical function
+            return f"s.tables[{key!r}]({a})"
         if name in _UNARY and len(args) == 1:
-            fn, (a,) = _UNARY[name], args
-            return lambda s: fn(a(s))
+            return f"{_UNARY[name]}({a})"
         if name in ("min", "max") and len(args) == 2:
-            fn, (a, b) = (np.minimum if name == "min" else np.maximum), args
-            return lambda s: fn(a(s), b(s))
-        if name == "if_then_else":
-            c, a, b = args
-            return lambda s: np.where(c(s), a(s), b(s))
-        if name == "zidz":
-            a, b = args
-            return lambda s: st.zidz(a(s), b(s))
-        if name == "xidz":
-            a, b, x = args
-            return lambda s: np.where(np.abs(b(s)) < st.SMALL_VENSIM, x(s), a(s) / b(s))
-        if name == "step":
+            return f"_np.{name}imum({a})"
+        if name == "if_then_else" and len(args) == 3:
+            return f"_np.where({a})"
+        if name == "zidz" and len(args) == 2:
+            return f"_zidz({a})"
+        if name == "xidz" and len(args) == 3:
+            num, den, x = args
+            return f"_np.where(_np.abs({den}) < {st.SMALL_VENSIM!r}, {x}, {num} / {den})"
+        if name in ("step", "ramp", "Xramp", "Xpulse", "Xpulse_train"):
             self._deps.add("time")
+        if name == "step" and len(args) == 2:
             height, at = args
-            return lambda s: height(s) * (s.t + s.dt / 2 > at(s))
-        if name in ("ramp", "Xramp"):
-            self._deps.add("time")
-            if len(args) == 3:
-                slope, start, finish = args
-                return lambda s: _ramp(s, slope(s), start(s), finish(s))
-            slope, start = args
-            return lambda s: _ramp(s, slope(s), start(s))
-        if name == "Xpulse":
-            self._deps.add("time")
+            return f"({height} * (s.t + s.dt / 2 > {at}))"
+        if name in ("ramp", "Xramp") and len(args) in (2, 3):
+            return f"_ramp(s, {a})"
+        if name == "Xpulse" and len(args) == 2:
             start, magnitude = args
-            return lambda s: _pulse(s, start(s), magnitude=magnitude(s))
-        if name == "Xpulse_train":
-            self._deps.add("time")
-            start, interval, magnitude = args
-            return lambda s: _pulse(s, start(s), interval(s), magnitude(s))
+            return f"_pulse(s, {start}, magnitude={magnitude})"
+        if name == "Xpulse_train" and len(args) == 3:
+            return f"_pulse(s, {a})"
         raise NotCovered(f"the builtin {name}()")
 
-    def stateful(self, ast) -> st.Stateful | None:
+    def stateful(self, ast) -> int | None:
         label = self.keys.get(self._current, self._current)
-        e = self.expr
+        f = lambda node: self.function(self.code(node))  # noqa: E731
         if isinstance(ast, ae.IntegStructure):
-            return st.Integ(e(ast.flow), e(ast.initial), bool(ast.non_negative), label)
-        if isinstance(ast, ae.DelayNStructure):
-            return st.Delay(e(ast.input), e(ast.delay_time), e(ast.initial), e(ast.order), True, label)
-        if isinstance(ast, ae.DelayStructure):
-            return st.Delay(e(ast.input), e(ast.delay_time), e(ast.initial), e(ast.order), False, label)
-        if isinstance(ast, ae.DelayFixedStructure):
-            return st.DelayFixed(e(ast.input), e(ast.delay_time), e(ast.initial), label)
-        if isinstance(ast, (ae.SmoothStructure, ae.SmoothNStructure)):
-            return st.Smooth(e(ast.input), e(ast.smooth_time), e(ast.initial), e(ast.order), label)
-        if isinstance(ast, ae.TrendStructure):
-            return st.Trend(e(ast.input), e(ast.average_time), e(ast.initial_trend), label)
-        if isinstance(ast, ae.InitialStructure):
-            return st.Initial(e(ast.initial), label)
-        return None
-
-
-def _power_chain(values):
-    result = values[-1]
-    for base in reversed(values[:-1]):
-        result = np.power(base, result)
-    return result
+            spec = (st.Integ, [f(ast.flow), f(ast.initial)], (bool(ast.non_negative),))
+        elif isinstance(ast, (ae.DelayNStructure, ae.DelayStructure)):
+            spec = (st.Delay, [f(ast.input), f(ast.delay_time), f(ast.initial), f(ast.order)],
+                    (isinstance(ast, ae.DelayNStructure),))
+        elif isinstance(ast, ae.DelayFixedStructure):
+            spec = (st.DelayFixed, [f(ast.input), f(ast.delay_time), f(ast.initial)], ())
+        elif isinstance(ast, (ae.SmoothStructure, ae.SmoothNStructure)):
+            spec = (st.Smooth, [f(ast.input), f(ast.smooth_time), f(ast.initial), f(ast.order)], ())
+        elif isinstance(ast, ae.TrendStructure):
+            spec = (st.Trend, [f(ast.input), f(ast.average_time), f(ast.initial_trend)], ())
+        elif isinstance(ast, ae.InitialStructure):
+            spec = (st.Initial, [f(ast.initial)], ())
+        else:
+            return None
+        self.stateful_specs.append((*spec, label))
+        return len(self.stateful_specs) - 1
 
 
 def build(abstract_model) -> Program:

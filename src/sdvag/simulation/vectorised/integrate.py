@@ -101,7 +101,7 @@ def simulate(program: Program, n: int, constants: dict, tables: dict[str, Table]
             raise NotCovered(f"RK4 with a pipeline DELAY or DELAYN (variable {discrete[0]!r})")
     start, stop, dt, save_step = times["start"], times["stop"], times["dt"], times["save_step"]
     s = State(program, n, dt, exprs, {**program.tables, **tables})
-    s.t = start
+    s.t = np.float64(start)
     failed: list[str | None] = [None] * n
     bad = np.zeros(n, dtype=bool)
     with np.errstate(all="ignore"):
@@ -156,7 +156,7 @@ def _rk4(s: State, program: Program, dt: float, failed: list, bad: np.ndarray) -
     ks = [[x.ddt(s) for x in items]]
     _check(s, program, ks[0], failed, bad)
     t0 = s.t
-    for frac in (0.5, 0.5, 1.0):
+    for frac in (0.5, 0.5, 1.0):  # noqa: B007
         for x, y, r in zip(items, y0, ks[-1]):
             x.state = y + r * (dt * frac)
         s.t = t0 + dt * frac
