@@ -23,9 +23,10 @@ from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.simulation.scenario import Policy, Scenario, load_scenario, time_settings
 from sdvag.model.translate import load
-from sdvag.model.xmile import ModelInfo, canonical, model_bytes
+from sdvag.model.xmile import ModelInfo, canonical, model_bytes, parse
 
 _SIMULATORS: dict[tuple[str, str], "Simulator"] = {}
+_METHODS: dict[tuple[str, str], str] = {}  # integration method of each model content
 
 
 def _policy_function(model, policy: Policy, base: float):
@@ -59,13 +60,29 @@ class Simulator:
         """The PySD parameters for a scenario: constants, lookups, inputs and policy functions."""
         params: dict = dict(scenario.constants)
         for name, (x, y) in scenario.graphical.items():
-            params[name] = pd.Series(y, index=x)
+            params[name] = self._graphical(name, x, y)
         for name, (t, v) in scenario.inputs.items():
             params[name] = pd.Series(v, index=t)
         for policy in scenario.policies:
             base = scenario.constants.get(policy.variable, self.info.variables[policy.variable].default)
             params[policy.variable] = _policy_function(self.model, policy, base)
         return params
+
+    def _graphical(self, name: str, x, y):
+        """A graphical function's new points. PySD takes a Series for a stand-alone <gf> as new
+        lookup points, but for a variable with a graphical function as a series over TIME,
+        silently: that variable gets a function of its input instead."""
+        var = self.info.variables[name]
+        if var.kind == "gf":
+            return pd.Series(y, index=x)
+        source = self.info.find(var.equation)
+        if source is None:
+            raise SdvagError(f"{self.info.path.name}: {name}: new graphical points need its input "
+                             f"to be one variable, not {var.equation!r}")
+        py_name = {canonical(k): v for k, v in self.model.namespace.items()}[canonical(source.name)]
+        xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        model = self.model  # reloading replaces its components: look the input up at each call
+        return lambda: float(np.interp(getattr(model.components, py_name)(), xs, ys))
 
     def time_settings(self, scenario: Scenario) -> dict[str, float]:
         return time_settings(scenario, self.info)
@@ -157,7 +174,30 @@ def run(target: str | Path | Scenario, set: dict | None = None, progress: bool =
     scenario = target if isinstance(target, Scenario) else load_scenario(target, set)
     if isinstance(target, Scenario) and set:
         raise SdvagError("pass overrides inside the Scenario, not with set=")
-    return Simulator.for_model(scenario.model).run(scenario, progress=progress)
+    return run_one(scenario, progress)
+
+
+def run_one(scenario: Scenario, progress: bool = False) -> xr.Dataset:
+    """One run on PySD, or on the vectorised engine for a model PySD cannot integrate (RK4)."""
+    path = Path(scenario.model).resolve()
+    data = model_bytes(path)
+    key = (str(path), hashlib.sha256(data).hexdigest())
+    if key not in _METHODS:
+        _METHODS[key] = parse(data, path).sim.method.strip().lower() or "euler"
+    if _METHODS[key] == "euler":
+        return Simulator.for_model(path).run(scenario, progress=progress)
+    from sdvag.simulation.vectorised import Engine, NotCovered
+    try:
+        engine = Engine.for_model(path)
+    except NotCovered as exc:
+        raise UnsupportedFeature(f"integration method {_METHODS[key]} with {exc}", None, path) from None
+    columns = [v.name for v in engine.info.variables.values() if v.kind != "gf"]
+    times = time_settings(scenario, engine.info)
+    runs = engine.run(scenario, [], np.zeros((1, 0)), columns, times)
+    if runs.failed[0]:
+        raise UnsupportedFeature("this model: its run stopped being finite", runs.failed[0], path)
+    frame = pd.DataFrame(runs.data[0].T, index=runs.time, columns=columns)
+    return to_dataset(frame, engine.info, scenario, times)
 
 
 def compare(targets, set: dict | None = None, report=None) -> xr.Dataset:
@@ -173,7 +213,7 @@ def compare(targets, set: dict | None = None, report=None) -> xr.Dataset:
     for i, scenario in enumerate(scenarios):
         if report:
             report(f"running {i + 1}/{len(scenarios)}: {scenario.name}")
-        results.append(Simulator.for_model(scenario.model).run(scenario))
+        results.append(run_one(scenario))
     combined = xr.concat(results, dim=pd.Index(names, name="scenario"), join="outer",
                          combine_attrs="drop_conflicts", data_vars="all", coords="minimal",
                          compat="override")
