@@ -18,7 +18,8 @@ from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.structures.abstract_model import AbstractControlElement
 
 from sdvag.model.xmile import canonical
-from sdvag.simulation.vectorised import statefuls as st
+from sdvag.simulation.vectorised.statefuls import (SMALL_VENSIM, Delay, DelayFixed, Initial, Integ, Smooth,
+                                                   Trend, zidz)
 
 Expr = Callable[["object"], object]  # a function of the evaluation state (integrate.State)
 
@@ -59,21 +60,19 @@ class Table:
 
 @dataclass
 class Program:
-    """A model built for the engine: a closure per variable, its stateful objects and tables."""
+    """A model built for the engine: a function per variable, its stateful objects and tables."""
 
     names: dict[str, str]                      # key (canonical name) -> the model's name
     exprs: dict[str, Expr]                     # key -> its function
     depends: dict[str, set[str]]               # key -> keys (and "time") it reads directly
-    statefuls: list[st.Stateful]
-    stateful_of: dict[str, st.Stateful]        # key -> the stateful object behind a variable
+    statefuls: list
     tables: dict[str, Table] = field(default_factory=dict)   # key -> its graphical function
-    lookup_input: dict[str, Expr] = field(default_factory=dict)  # key -> the gf's input (inline)
 
 
 def _ramp(s, slope, start, finish=None):
     t = s.t
     final = t if finish is None else np.minimum(finish, t)
-    return (t + st.SMALL_VENSIM > start) * slope * (final - start)
+    return (t + SMALL_VENSIM > start) * slope * (final - start)
 
 
 def _pulse(s, start, repeat_time=0.0, magnitude=None):
@@ -81,11 +80,11 @@ def _pulse(s, start, repeat_time=0.0, magnitude=None):
     t, dt = s.t, s.dt
     width = .5 * dt
     out = magnitude / dt
-    single = (start - st.SMALL_VENSIM <= t) & (t < start + width)
+    single = (start - SMALL_VENSIM <= t) & (t < start + width)
     if np.all(np.asarray(repeat_time) == 0):
         return np.where(single, out, 0.0)
     with np.errstate(all="ignore"):
-        train = (start <= t) & (np.mod(t - start + st.SMALL_VENSIM, repeat_time) < width)
+        train = (start <= t) & (np.mod(t - start + SMALL_VENSIM, repeat_time) < width)
     return np.where(np.asarray(repeat_time) == 0, np.where(single, out, 0.0), np.where(train, out, 0.0))
 
 
@@ -104,7 +103,7 @@ _UNARY = {"abs": "_np.abs", "exp": "_np.exp", "sin": "_np.sin", "cos": "_np.cos"
 _BINARY = {"*": "*", "/": "/", "+": "+", "-": "-", "=": "==", "<>": "!=", ">=": ">=", ">": ">",
            "<=": "<=", "<": "<"}
 _LOGIC = {":AND:": "_np.logical_and", ":OR:": "_np.logical_or"}
-_HELPERS = {"_np": np, "_zidz": st.zidz, "_ramp": _ramp, "_pulse": _pulse, "_power": _power_chain}
+_HELPERS = {"_np": np, "_zidz": zidz, "_ramp": _ramp, "_pulse": _pulse, "_power": _power_chain}
 
 
 class Builder:
@@ -122,9 +121,7 @@ class Builder:
         self.lookups = {canonical(e.name) for e in self.elements
                         if any(isinstance(c.ast, ae.LookupsStructure) for c in e.components)}
         self.stateful_specs: list[tuple] = []   # (class, [argument function names], extra, label)
-        self.stateful_key: dict[str, int] = {}  # variable key -> index of its stateful
         self.tables: dict[str, Table] = {}
-        self.lookup_input: dict[str, str] = {}  # key -> name of the function of the gf's input
         self.fixed_tables: list[Table] = []
         self.sources: list[str] = []
         self._current = ""
@@ -152,8 +149,7 @@ class Builder:
                      for cls, args, extra, label in self.stateful_specs]
         space["_S"] = statefuls
         return Program(dict(self.keys), {k: space[f] for k, f in names.items()}, depends, statefuls,
-                       {k: statefuls[i] for k, i in self.stateful_key.items()}, self.tables,
-                       {k: space[f] for k, f in self.lookup_input.items()})
+                       self.tables)
 
     def function(self, code: str) -> str:
         """The name of a new function of the state returning `code`."""
@@ -164,6 +160,7 @@ class Builder:
     # -- expressions: each returns Python source --------------------------------------------
 
     def code(self, ast, top: bool = False) -> str:
+        """Python source for `ast`; `top`: the whole equation of the current variable."""
         if isinstance(ast, (bool, int, float, np.number)):
             value = float(ast)
             if not np.isfinite(value):
@@ -183,15 +180,12 @@ class Builder:
             if top:  # a variable with a graphical function: its table may be overridden
                 key = self._current
                 self.tables[key] = table
-                self.lookup_input[key] = self.function(argument)
                 return f"s.tables[{key!r}]({argument})"
             self.fixed_tables.append(table)
             return f"_T[{len(self.fixed_tables) - 1}]({argument})"
         index = self.stateful(ast)
         if index is None:
             raise NotCovered(f"{type(ast).__name__} (variable {self.keys.get(self._current)!r})")
-        if top:
-            self.stateful_key[self._current] = index
         self._deps.add("<stateful>")
         return f"s.output(_S[{index}])"
 
@@ -245,7 +239,7 @@ class Builder:
             return f"_zidz({a})"
         if name == "xidz" and len(args) == 3:
             num, den, x = args
-            return f"_np.where(_np.abs({den}) < {st.SMALL_VENSIM!r}, {x}, {num} / {den})"
+            return f"_np.where(_np.abs({den}) < {SMALL_VENSIM!r}, {x}, {num} / {den})"
         if name in ("step", "ramp", "Xramp", "Xpulse", "Xpulse_train"):
             self._deps.add("time")
         if name == "step" and len(args) == 2:
@@ -264,18 +258,18 @@ class Builder:
         label = self.keys.get(self._current, self._current)
         f = lambda node: self.function(self.code(node))  # noqa: E731
         if isinstance(ast, ae.IntegStructure):
-            spec = (st.Integ, [f(ast.flow), f(ast.initial)], (bool(ast.non_negative),))
+            spec = (Integ, [f(ast.flow), f(ast.initial)], (bool(ast.non_negative),))
         elif isinstance(ast, (ae.DelayNStructure, ae.DelayStructure)):
-            spec = (st.Delay, [f(ast.input), f(ast.delay_time), f(ast.initial), f(ast.order)],
+            spec = (Delay, [f(ast.input), f(ast.delay_time), f(ast.initial), f(ast.order)],
                     (isinstance(ast, ae.DelayNStructure),))
         elif isinstance(ast, ae.DelayFixedStructure):
-            spec = (st.DelayFixed, [f(ast.input), f(ast.delay_time), f(ast.initial)], ())
+            spec = (DelayFixed, [f(ast.input), f(ast.delay_time), f(ast.initial)], ())
         elif isinstance(ast, (ae.SmoothStructure, ae.SmoothNStructure)):
-            spec = (st.Smooth, [f(ast.input), f(ast.smooth_time), f(ast.initial), f(ast.order)], ())
+            spec = (Smooth, [f(ast.input), f(ast.smooth_time), f(ast.initial), f(ast.order)], ())
         elif isinstance(ast, ae.TrendStructure):
-            spec = (st.Trend, [f(ast.input), f(ast.average_time), f(ast.initial_trend)], ())
+            spec = (Trend, [f(ast.input), f(ast.average_time), f(ast.initial_trend)], ())
         elif isinstance(ast, ae.InitialStructure):
-            spec = (st.Initial, [f(ast.initial)], ())
+            spec = (Initial, [f(ast.initial)], ())
         else:
             return None
         self.stateful_specs.append((*spec, label))
