@@ -7,19 +7,21 @@ ensembles, as xarray Datasets) -> analysis (stages, checks, calibration, sensiti
 """
 from sdvag.version import __version__  # noqa: E402
 from sdvag.errors import SdvagError, UnsupportedFeature  # noqa: E402
-from sdvag.simulation.scenario import Scenario, load_scenario  # noqa: E402
-from sdvag.simulation.simulate import Simulator, compare, run  # noqa: E402
-from sdvag.analysis.stages import stage_changes  # noqa: E402
-from sdvag.model.xmile import read_model  # noqa: E402
+
+_LAZY = {"Scenario": "sdvag.simulation.scenario", "load_scenario": "sdvag.simulation.scenario",
+         "Simulator": "sdvag.simulation.simulate", "compare": "sdvag.simulation.simulate",
+         "run": "sdvag.simulation.simulate", "stage_changes": "sdvag.analysis.stages",
+         "read_model": "sdvag.model.xmile", "calibrate": "sdvag.api", "sensitivity": "sdvag.api"}
 
 
 def __getattr__(name):
-    """calibrate and sensitivity load scipy.optimize and scipy.stats: imported when first used,
-    so that `python -m sdvag run` starts quickly. (Their modules are named differently from
+    """The public API, imported when first used: PySD, xarray and scipy load only when needed,
+    so that `python -m sdvag` can decide first whether it needs Dask (see __main__), and
+    `run` starts quickly. (calibrate and sensitivity live in modules named differently from
     the functions, so that importing a module never hides a function.)"""
-    if name in ("calibrate", "sensitivity"):
-        from sdvag import api
-        return getattr(api, name)
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'sdvag' has no attribute {name!r}")
 
 

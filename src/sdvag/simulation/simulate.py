@@ -133,15 +133,14 @@ class Simulator:
 def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: dict) -> xr.Dataset:
     """PySD's DataFrame as a Dataset named, documented and traced to its model and scenario."""
     by_key = {canonical(name): var for name, var in info.variables.items()}
-    data = {}
-    for column in frame.columns:
-        key = canonical(str(column))
-        if key not in by_key:  # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables
-            continue
-        var = by_key[key]
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        data[var.name] = xr.DataArray(values, dims=("time",), attrs={
-            "units": var.units, "doc": var.doc, "kind": var.role})
+    # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables
+    wanted = [(j, by_key[key]) for j, key in enumerate(map(canonical, map(str, frame.columns))) if key in by_key]
+    try:
+        block = frame.to_numpy(dtype=float)
+    except (TypeError, ValueError):  # a column PySD left as objects
+        block = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    data = {var.name: (("time",), block[:, j], {"units": var.units, "doc": var.doc, "kind": var.role})
+            for j, var in wanted}
     time = np.asarray(frame.index, dtype=float)
     ds = xr.Dataset(data, coords={"time": ("time", time, {"units": info.sim.time_units or "time"})})
     ds.attrs.update({

@@ -103,6 +103,8 @@ _UNARY = {"abs": "_np.abs", "exp": "_np.exp", "sin": "_np.sin", "cos": "_np.cos"
 _BINARY = {"*": "*", "/": "/", "+": "+", "-": "-", "=": "==", "<>": "!=", ">=": ">=", ">": ">",
            "<=": "<=", "<": "<"}
 _LOGIC = {":AND:": "_np.logical_and", ":OR:": "_np.logical_or"}
+CONTROLS = {"initial time": "_np.float64(s.start)", "final time": "_np.float64(s.stop)",
+            "time step": "_np.float64(s.dt)", "saveper": "_np.float64(s.save_step)"}
 _HELPERS = {"_np": np, "_zidz": zidz, "_ramp": _ramp, "_pulse": _pulse, "_power": _power_chain}
 
 
@@ -116,7 +118,11 @@ class Builder:
         sections = abstract_model.sections
         if len(sections) != 1:
             raise NotCovered("macros")
-        self.elements = [e for e in sections[0].elements if not isinstance(e, AbstractControlElement)]
+        elements = sections[0].elements
+        self.elements = [e for e in elements if not isinstance(e, AbstractControlElement)]
+        # PySD's control variables read the run's time settings, whatever their equations
+        self.controls = {canonical(e.name): e.name for e in elements if isinstance(e, AbstractControlElement)
+                         and canonical(e.name) in CONTROLS}
         self.keys = {canonical(e.name): e.name for e in self.elements}
         self.lookups = {canonical(e.name) for e in self.elements
                         if any(isinstance(c.ast, ae.LookupsStructure) for c in e.components)}
@@ -143,6 +149,10 @@ class Builder:
                 continue
             names[key] = self.function(self.code(ast, top=True))
             depends[key] = self._deps
+        for key, name in self.controls.items():
+            self.keys[key] = name
+            names[key] = self.function(CONTROLS[key])
+            depends[key] = set()
         space = {**_HELPERS, "_T": self.fixed_tables}
         exec(compile("\n".join(self.sources), "<sdvag vectorised model>", "exec"), space)  # noqa: S102
         statefuls = [cls(*[space[f] for f in args], *extra, label)
@@ -197,6 +207,9 @@ class Builder:
             self._deps.add("time")
             return "s.t"
         key = canonical(name)
+        if key in self.controls:
+            self._deps.add(key)
+            return f"v[{key!r}]"
         if key not in self.keys or key in self.lookups:
             raise NotCovered(f"the reference {name!r}")
         self._deps.add(key)
@@ -211,6 +224,9 @@ class Builder:
                 return f"_np.logical_not({args[0]})"
             raise NotCovered(f"the operator {ops[0]}")
         if ops == ["^"] * len(ops):  # PySD writes a**b**c: right-associative
+            base = ast.arguments[0]
+            if isinstance(base, (int, float)) and base < 0:  # -2^2 is -(2^2), as PySD's -2**2
+                return f"(-_power({', '.join([repr(-float(base)), *args[1:]])}))"
             return f"_power({', '.join(args)})"
         text = args[0]
         for op, arg in zip(ops, args[1:]):

@@ -101,6 +101,7 @@ def simulate(program: Program, n: int, constants: dict, tables: dict[str, Table]
             raise NotCovered(f"RK4 with a pipeline DELAY or DELAYN (variable {discrete[0]!r})")
     start, stop, dt, save_step = times["start"], times["stop"], times["dt"], times["save_step"]
     s = State(program, n, dt, exprs, {**program.tables, **tables})
+    s.start, s.stop, s.save_step = start, stop, save_step
     s.t = np.float64(start)
     failed: list[str | None] = [None] * n
     bad = np.zeros(n, dtype=bool)
