@@ -46,14 +46,18 @@ def compare(path: Path, sets: int, rng) -> tuple[str, str]:
     except NotCovered as exc:
         return "not covered", str(exc)
     base, times = sim.params(scenario), sim.time_settings(scenario)
-    worst, where = 0.0, ""
+    worst, where, compared = 0.0, "", 0
     for i, row in enumerate(values):
-        try:
-            frame = sim.run_frame({**base, **dict(zip(names, map(float, row)))}, times, columns)
-        except SdvagError:
+        try:  # set 0: the model's own values, as PySD has them without any parameter
+            frame = sim.run_frame({**base, **({} if i == 0 else dict(zip(names, map(float, row))))},
+                                  times, columns)
+        except SdvagError as exc:
+            if "NameError" in str(exc) or "not found as model element" in str(exc):
+                continue  # PySD cannot find a variable by its name (to set it, or to return it)
             if not runs.failed[i]:
-                return "differs", f"set {i}: PySD failed, the engine did not"
+                return "differs", f"set {i}: PySD failed, the engine did not ({exc})"
             continue
+        compared += 1
         ours, theirs = runs.data[i], frame[columns].to_numpy(dtype=float).T
         if ours.shape != theirs.shape:
             return "differs", f"set {i}: {ours.shape[-1]} saved times, PySD {theirs.shape[-1]}"
@@ -63,6 +67,8 @@ def compare(path: Path, sets: int, rng) -> tuple[str, str]:
         if np.nanmax(gap, initial=0) > worst or np.isnan(gap).any():
             worst = np.inf if np.isnan(gap).any() else float(np.nanmax(gap))
             where = f"set {i}, {columns[int(np.nanargmax(np.nan_to_num(gap, nan=np.inf).max(axis=1)))]}"
+    if not compared:
+        return "not comparable", "PySD cannot find its variables by their names"
     return ("equal", f"largest difference {worst:.1e}") if worst <= TOL else ("differs", f"{worst:.2e} at {where}")
 
 

@@ -178,7 +178,7 @@ def _mark(failed: list, bad: np.ndarray, which: np.ndarray, name: str) -> None:
 def _check(s: State, program: Program, rates: list, failed: list, bad: np.ndarray) -> None:
     """Runs whose rates stopped being finite, each named by the first variable (in the order
     they were computed, causes before effects) whose value is not finite."""
-    if all(r is None or np.isfinite(r).all() for r in rates):
+    if all(r is None or np.isfinite(np.sum(r)) for r in rates):  # one pass, no temporary array
         return
     wrong = np.zeros(s.n, dtype=bool)
     for stateful, rate in zip(program.statefuls, rates):
