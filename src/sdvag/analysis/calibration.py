@@ -175,7 +175,9 @@ class Payoff:
 
 
 def _local(payoff: Payoff, u0, max_runs: int) -> optimize.OptimizeResult:
-    fit = optimize.least_squares(payoff.residuals, np.clip(u0, 0, 1), bounds=(0, 1), method="trf",
+    # the Jacobian's k + 1 runs in one call of the vectorised engine where it covers the model
+    jac = (lambda u: payoff.jacobian(u) * payoff.span) if covers(payoff.scenario.model) is None else "2-point"
+    fit = optimize.least_squares(payoff.residuals, np.clip(u0, 0, 1), bounds=(0, 1), method="trf", jac=jac,
                                  diff_step=JACOBIAN_STEP, max_nfev=max_runs, x_scale=1.0)
     fit.runs = fit.nfev + fit.njev * len(u0)
     return fit
