@@ -87,10 +87,13 @@ def compiled(path: str | Path, integrators: tuple[str, ...] = ("euler",)) -> tup
 
 
 def abstract_model(path: str | Path, integrators: tuple[str, ...]):
-    """PySD's AbstractModel of the file PySD translated (for engines of sdvag's own that build
-    from PySD's translation rather than read the model a second way)."""
+    """PySD's AbstractModel of the XMILE file PySD translated (for engines of sdvag's own that
+    build from PySD's translation rather than read the model a second way); None for a model
+    that PySD did not read as XMILE."""
     from pysd.translators.xmile.xmile_file import XmileFile
     info, py_file = compiled(path, integrators)
+    if not py_file.with_name("model.xmile").is_file():
+        return info, None
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         source = XmileFile(py_file.with_name("model.xmile"))

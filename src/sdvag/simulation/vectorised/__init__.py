@@ -47,6 +47,8 @@ class Engine:
 
     def __init__(self, path: str | Path):
         self.info, model = abstract_model(path, METHODS)
+        if model is None:
+            raise NotCovered("models PySD did not read as XMILE")
         self.program = build(model)
         self.method = self.info.sim.method.strip().lower() or "euler"
 
