@@ -174,9 +174,9 @@ def run_ensemble(scenario: Scenario, names: list[str], values, columns: list[str
 
     Returns a Dataset with dimensions (run, time) for each column (default: the scenario's
     outputs), plus `parameter_values` (run, parameter) and `failed` (run): the variable that
-    stopped being finite in that run (its outputs NaN from then on), or "". `workers` local
-    processes (default: one, here, for a model the vectorised engine covers; else all cores;
-    1 runs here, in this process), or the Dask cluster at `scheduler`.
+    stopped being finite in that run, or "". `workers` local processes (default: one, here, for
+    a model the vectorised engine covers; else all cores; 1 runs here, in this process), or the
+    Dask cluster at `scheduler` (the runs cut into `workers` chunks, default: as many as cores).
     """
     values = np.asarray(values, dtype=float)
     if values.ndim != 2 or values.shape[1] != len(names) or len(values) == 0:
@@ -188,7 +188,7 @@ def run_ensemble(scenario: Scenario, names: list[str], values, columns: list[str
                          f"policy in the scenario; cannot also be varied")
     columns = list(columns or scenario.outputs or default_outputs(sim.info))
     engine = engine_for(scenario, progress or _warn)
-    workers = (1 if engine else os.cpu_count() or 1) if workers is None else workers
+    workers = (1 if engine and not scheduler else os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise SdvagError(f"--workers must be at least 1, got {workers}")
     times = sim.time_settings(scenario)
