@@ -4,6 +4,7 @@ import pytest
 
 import sdvag
 from sdvag.errors import UnsupportedFeature
+from sdvag.simulation.simulate import Simulator
 
 from conftest import aux, cli, write_model
 
@@ -24,8 +25,15 @@ UNSUPPORTED = {
     "random": (aux("X", "NORMAL(0, 1)") + STOCK, {}, "NORMAL", "X"),
     "mod": (aux("X", "TIME MOD 3") + STOCK, {}, "MOD", "X"),
     "dt": (aux("X", "DT") + STOCK, {}, "DT", "X"),
-    "rk4": (aux("X", "1") + STOCK, {"method": "RK4"}, "integration method RK4", None),
 }
+
+
+def test_rk4_is_refused_where_pysd_would_integrate_it_but_run_on_the_vectorised_engine(tmp_path):
+    path = write_model(tmp_path / "rk4.xmile", aux("X", "1") + STOCK, method="RK4")
+    with pytest.raises(UnsupportedFeature, match="integration method RK4"):
+        Simulator.for_model(path)
+    ds = sdvag.run(path)
+    np.testing.assert_allclose(ds["S"], 1 + ds["time"], rtol=1e-12)
 
 
 def test_macro_definition_is_refused(tmp_path):

@@ -2,8 +2,8 @@
 
 Every method (least squares, differential evolution, MCMC, projection bands) asks for the
 observations of a batch of parameter sets through `evaluate`, the one place where runs happen:
-today each set is a PySD run, in worker processes when a pool is given; a vectorised engine
-that runs a whole batch at once replaces this function alone.
+the whole batch is one call of the vectorised engine where it covers the model
+(simulation/vectorised), else each set is a PySD run, in worker processes when a pool is given.
 """
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import os
 import signal
 
 import numpy as np
+import pandas as pd
 
 from sdvag.analysis.observation import Plan
 from sdvag.errors import SdvagError
-from sdvag.simulation.scenario import Scenario
+from sdvag.simulation.scenario import Scenario, time_settings
 from sdvag.simulation.simulate import Simulator
+from sdvag.simulation.vectorised import Engine, NotCovered
 from sdvag.simulation.workers import die_with_parent
 
 
@@ -44,16 +46,34 @@ class ModelRuns:
         return dataclasses.replace(self.scenario, constants={
             **self.scenario.constants, **dict(zip(self.names, np.asarray(values, dtype=float).tolist()))})
 
-    def times(self, sim: Simulator) -> dict[str, float]:
-        times = sim.time_settings(self.scenario)
+    def times(self, runner) -> dict[str, float]:
+        """Saved every dt up to the first step after the last observation (a Simulator or an
+        Engine: both know the model's time settings)."""
+        times = time_settings(self.scenario, runner.info)
         steps = np.ceil((self.plan.last_time - times["start"]) / times["dt"] - 1e-9)
         return {**times, "save_step": times["dt"],
                 "stop": min(times["stop"], times["start"] + steps * times["dt"])}
 
+    def on_engine(self, values: np.ndarray) -> np.ndarray | None:
+        """The observations of every row at once on the vectorised engine; None where it does
+        not cover the model (then runs go to PySD, one per set)."""
+        try:
+            engine = Engine.for_model(self.scenario.model, self.scenario.model_data)
+            times = self.times(engine)
+            runs = engine.run(self.scenario, self.names, values, self.plan.columns, times)
+        except NotCovered:
+            return None
+        rows = np.full((len(values), len(self.plan.observations)), np.nan)
+        with np.errstate(all="ignore"):
+            for i in (i for i, failed in enumerate(runs.failed) if failed is None):
+                frame = pd.DataFrame(runs.data[i].T, index=runs.time, columns=self.plan.columns)
+                rows[i] = self.plan.from_frame(frame)
+        return np.where(np.isfinite(rows), rows, np.nan)
+
     def __call__(self, values) -> np.ndarray:
         if self._sim is None:
-            self._sim = Simulator.for_scenario(self.scenario)
-            self._base = self._sim.params(self.scenario)
+            self._sim, plain = Simulator.for_scenario(self.scenario).with_points(self.scenario)
+            self._base = self._sim.params(plain)
             self._times = self.times(self._sim)
         row = dict(zip(self.names, np.asarray(values, dtype=float).tolist()))
         try:
@@ -68,6 +88,9 @@ class ModelRuns:
 def evaluate(runs: ModelRuns, values, pool=None) -> np.ndarray:
     """The observations of each row of `values` (sets x parameters): an array (sets, observations)."""
     values = np.atleast_2d(np.asarray(values, dtype=float))
+    on_engine = runs.on_engine(values)
+    if on_engine is not None:
+        return on_engine
     rows = pool.map(runs, list(values), chunksize=max(1, len(values) // (4 * _size(pool)))) if pool \
         else [runs(v) for v in values]
     return np.stack(rows) if len(rows) else np.zeros((0, len(runs.plan.observations)))

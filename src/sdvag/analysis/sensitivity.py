@@ -344,6 +344,11 @@ class SensitivityResult:
                   f"{r['total_order']:.3f} [{r['total_order_low']:.3f}, {r['total_order_high']:.3f}]",
                   f"{r['first_order']:.3f} [{r['first_order_low']:.3f}, {r['first_order_high']:.3f}]",
                   f"{r['output']} / {r['year']:g}"] for i, r in enumerate(ranking)]))
+        failed = [(i, str(f)) for i, f in enumerate(self.data["failed"].to_numpy()) if f] \
+            if "failed" in self.data else []
+        if failed:
+            parts.append(f"warning: {len(failed)} of {runs} runs failed (first: run {failed[0][0]}, "
+                         f"where {failed[0][1]} stopped being finite); their indices are NaN")
         bad = [o for o in spec.outputs if not np.isfinite(self.data[o].to_numpy()).all()]
         if bad:
             parts.append(f"warning: some runs give non-finite values of {', '.join(bad)}")

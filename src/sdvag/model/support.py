@@ -37,8 +37,10 @@ def references(equation: str) -> list[tuple[str, bool]]:
     return found
 
 
-def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
-    """Every (feature, variable) in the model that PySD cannot be trusted to simulate."""
+def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> list[tuple[str, str | None]]:
+    """Every (feature, variable) in the model that PySD cannot be trusted to simulate.
+    `integrators`: the integration methods of the engine that will run it (PySD: Euler only;
+    sdvag's vectorised engine: Euler and RK4)."""
     problems: list[tuple[str, str | None]] = []
     root = info.root
     for model in children(root, "model"):
@@ -47,9 +49,10 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
                 problems.append(("modules", module.get("name")))
     for macro in root.iter("{*}macro"):
         problems.append(("macros", macro.get("name")))
-    method = info.sim.method.strip().lower()
-    if method not in ("euler", ""):
-        problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)", None))
+    method = info.sim.method.strip().lower() or "euler"
+    if method not in integrators:
+        problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)"
+                         if integrators == ("euler",) else f"integration method {info.sim.method}", None))
     names = {canonical(v) for v in info.variables}
     for var in info.variables.values():
         node = var.node
@@ -87,12 +90,13 @@ def input_problems(info: ModelInfo) -> list[str]:
     return problems
 
 
-def ensure_supported(info: ModelInfo) -> None:
-    """Refuse a model with mistakes (SdvagError) or features PySD cannot simulate (UnsupportedFeature)."""
+def ensure_supported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> None:
+    """Refuse a model with mistakes (SdvagError) or features the engine that will run it cannot
+    simulate (UnsupportedFeature): PySD integrates with Euler only."""
     mistakes = input_problems(info)
     if mistakes:
         raise SdvagError("\n".join(mistakes))
-    problems = unsupported(info)
+    problems = unsupported(info, integrators)
     if problems:
         feature, variable = problems[0]
         raise UnsupportedFeature(feature, variable, info.path)

@@ -130,18 +130,39 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
     return target
 
 
-def load(path: str | Path, data: bytes | None = None) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
-    """Read, check and compile a model file; returns its description and a fresh PySD model.
-
-    `data`: the file's content when the caller has already read (and hashed) it, so that what
-    runs is exactly what was checked, even if the file is replaced meanwhile.
-    """
+def compiled(path: str | Path, integrators: tuple[str, ...] = ("euler",),
+             data: bytes | None = None) -> tuple[ModelInfo, Path]:
+    """Read and check a model file and translate it; returns its description and the path of
+    PySD's translation (beside it, `model.xmile`: the file exactly as PySD was given it).
+    `integrators`: the methods the engine that will run it can integrate with. `data`: the
+    file's content when the caller has already read (and hashed) it, so that what runs is
+    exactly what was checked, even if the file is replaced meanwhile."""
     path = Path(path)
     data = model_bytes(path) if data is None else data
     info = parse(data, path)
     refuse_spaced_names(info)
-    ensure_supported(info)
-    py_file = translated_file(info, data)
+    ensure_supported(info, integrators)
+    return info, translated_file(info, data)
+
+
+def abstract_model(path: str | Path, integrators: tuple[str, ...], data: bytes | None = None):
+    """PySD's AbstractModel of the XMILE file PySD translated (for engines of sdvag's own that
+    build from PySD's translation rather than read the model a second way); None for a model
+    that PySD did not read as XMILE."""
+    from pysd.translators.xmile.xmile_file import XmileFile
+    info, py_file = compiled(path, integrators, data)
+    if not py_file.with_name("model.xmile").is_file():
+        return info, None
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        source = XmileFile(py_file.with_name("model.xmile"))
+        source.parse()
+        return info, source.get_abstract_model()
+
+
+def load(path: str | Path, data: bytes | None = None) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
+    """Read, check and compile a model file; returns its description and a fresh PySD model."""
+    info, py_file = compiled(path, data=data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = pysd.load(str(py_file))

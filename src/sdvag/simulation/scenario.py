@@ -470,6 +470,19 @@ def _check(raw: dict, info: ModelInfo, source: str, overrides: dict | None = Non
     return sc
 
 
+def time_settings(scenario: Scenario, info: ModelInfo) -> dict[str, float]:
+    """start, stop, dt and save_step of a scenario's runs: its [sim] over the model's sim_specs
+    (a scenario that sets dt alone saves every dt)."""
+    sim = info.sim
+    dt = scenario.sim.get("dt", sim.dt)
+    return {
+        "start": scenario.sim.get("start", sim.start),
+        "stop": scenario.sim.get("stop", sim.stop),
+        "dt": dt,
+        "save_step": scenario.sim.get("save_step", dt if "dt" in scenario.sim else sim.save_step),
+    }
+
+
 def load_scenario(target: str | Path, overrides: dict[str, object] | None = None,
                   allow_out_of_range: bool = False) -> Scenario:
     """A checked Scenario from a scenario file, or the defaults of a bare model file; a bare

@@ -24,14 +24,15 @@ import xarray as xr
 
 from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
-from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps, time_grid_problems
+from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps, time_grid_problems, time_settings
 from sdvag.model.rewrite import ModelCopy
 from sdvag.model.translate import load
-from sdvag.model.xmile import ModelInfo, canonical, model_bytes
+from sdvag.model.xmile import ModelInfo, canonical, model_bytes, parse
 
 LONG_RUN_STEPS = 100_000  # about three seconds of PySD: longer runs show progress on a terminal
 
 _SIMULATORS: dict[tuple[str, str], "Simulator"] = {}
+_METHODS: dict[tuple[str, str], str] = {}  # integration method of each model content
 
 
 def step_threshold(at: float) -> float:
@@ -81,8 +82,8 @@ class Simulator:
     def params(self, scenario: Scenario) -> dict:
         """The PySD parameters for a scenario: constants, lookups, inputs and policy functions."""
         if scenario.graphical:  # PySD would take a Series for a time series, silently
-            raise SdvagError(f"{scenario.name}: graphical-function overrides apply to single runs "
-                             f"(sdvag.run, compare), not yet to ensembles or calibration")
+            raise SdvagError(f"{scenario.name}: graphical-function overrides need the model compiled "
+                             f"with the new points (Simulator.with_points)")
         params: dict = dict(scenario.constants)
         for name, (t, v) in scenario.inputs.items():
             params[name] = pd.Series(v, index=t)
@@ -94,14 +95,7 @@ class Simulator:
     def time_settings(self, scenario: Scenario) -> dict[str, float]:
         """The scenario's time grid over the model's, refused if it cannot be run (scenario files
         are checked when read; this also covers Scenario objects built in Python)."""
-        sim = self.info.sim
-        dt = scenario.sim.get("dt", sim.dt)
-        times = {
-            "start": scenario.sim.get("start", sim.start),
-            "stop": scenario.sim.get("stop", sim.stop),
-            "dt": dt,
-            "save_step": scenario.sim.get("save_step", dt if "dt" in scenario.sim else sim.save_step),
-        }
+        times = time_settings(scenario, self.info)
         problems = time_grid_problems(times, max_steps(scenario.sim))
         if problems:
             raise SdvagError("\n".join(f"{scenario.path or self.info.path}: {key}: {problem}"
@@ -148,9 +142,16 @@ class Simulator:
 
     def run(self, scenario: Scenario, columns: list[str] | None = None, progress: bool = False) -> xr.Dataset:
         times = self.time_settings(scenario)
-        sim = self._with_points(scenario.graphical) if scenario.graphical else self
-        frame = sim.run_frame(sim.params(dataclasses.replace(scenario, graphical={})), times, columns, progress)
+        sim, plain = self.with_points(scenario)
+        frame = sim.run_frame(sim.params(plain), times, columns, progress)
         return to_dataset(frame, self.info, scenario, times)
+
+    def with_points(self, scenario: Scenario) -> tuple["Simulator", Scenario]:
+        """What runs a scenario: this model, or a compiled copy with the scenario's graphical
+        functions' points; and the scenario without them (its other changes are parameters)."""
+        if not scenario.graphical:
+            return self, scenario
+        return self._with_points(scenario.graphical), dataclasses.replace(scenario, graphical={})
 
     def _with_points(self, graphical: dict) -> "Simulator":
         """The model compiled with these graphical functions' points. PySD compiles a graphical
@@ -171,15 +172,14 @@ class Simulator:
 def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: dict) -> xr.Dataset:
     """PySD's DataFrame as a Dataset named, documented and traced to its model and scenario."""
     by_key = {canonical(name): var for name, var in info.variables.items()}
-    data = {}
-    for column in frame.columns:
-        key = canonical(str(column))
-        if key not in by_key:  # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables
-            continue
-        var = by_key[key]
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        data[var.name] = xr.DataArray(values, dims=("time",), attrs={
-            "units": var.units, "doc": var.doc, "kind": var.role})
+    # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables
+    wanted = [(j, by_key[key]) for j, key in enumerate(map(canonical, map(str, frame.columns))) if key in by_key]
+    try:
+        block = frame.to_numpy(dtype=float)
+    except (TypeError, ValueError):  # a column PySD left as objects
+        block = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    data = {var.name: (("time",), block[:, j], {"units": var.units, "doc": var.doc, "kind": var.role})
+            for j, var in wanted}
     time = np.asarray(frame.index, dtype=float)
     ds = xr.Dataset(data, coords={"time": ("time", time, {"units": info.sim.time_units or "time"})})
     ds.attrs.update({
@@ -219,7 +219,30 @@ def run(target: str | Path | Scenario, set: dict | None = None, progress: bool =
     scenario = target if isinstance(target, Scenario) else load_scenario(target, set, allow_out_of_range)
     if isinstance(target, Scenario) and set:
         raise SdvagError("pass overrides inside the Scenario, not with set=")
-    return Simulator.for_scenario(scenario).run(scenario, progress=progress)
+    return run_one(scenario, progress)
+
+
+def run_one(scenario: Scenario, progress: bool = False) -> xr.Dataset:
+    """One run on PySD, or on the vectorised engine for a model PySD cannot integrate (RK4)."""
+    path = Path(scenario.model).resolve()
+    data = scenario.model_data or model_bytes(path)
+    key = (str(path), hashlib.sha256(data).hexdigest())
+    if key not in _METHODS:
+        _METHODS[key] = parse(data, path).sim.method.strip().lower() or "euler"
+    if _METHODS[key] == "euler":
+        return Simulator.for_scenario(scenario).run(scenario, progress=progress)
+    from sdvag.simulation.vectorised import Engine, NotCovered
+    try:
+        engine = Engine.for_model(path)
+    except NotCovered as exc:
+        raise UnsupportedFeature(f"integration method {_METHODS[key]} with {exc}", None, path) from None
+    columns = [v.name for v in engine.info.variables.values() if v.kind != "gf"]
+    times = time_settings(scenario, engine.info)
+    runs = engine.run(scenario, [], np.zeros((1, 0)), columns, times)
+    if runs.failed[0]:
+        raise UnsupportedFeature("this model: its run stopped being finite", runs.failed[0], path)
+    frame = pd.DataFrame(runs.data[0].T, index=runs.time, columns=columns)
+    return to_dataset(frame, engine.info, scenario, times)
 
 
 def compare(targets, set: dict | None = None, report=None, allow_out_of_range: bool = False) -> xr.Dataset:
@@ -238,7 +261,7 @@ def compare(targets, set: dict | None = None, report=None, allow_out_of_range: b
     for i, scenario in enumerate(scenarios):
         if report:
             report(f"running {i + 1}/{len(scenarios)}: {scenario.name}")
-        results.append(Simulator.for_scenario(scenario).run(scenario))
+        results.append(run_one(scenario))
     return side_by_side(results, names)
 
 
