@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import sdvag
+from sdvag.simulation.scenario import Policy
 
 from conftest import run_shipped
 
@@ -44,12 +45,17 @@ def codes(ds):
 
 
 def frozen(tmp_path, variable, value):
-    """A copy of the model with `variable`'s equation replaced by a constant value."""
+    """A copy of the model with `variable`'s equation replaced by a constant value (a stock
+    becomes a constant: its flows are left attached to nothing)."""
     ET.register_namespace("", NS["x"])
     ET.register_namespace("isee", "http://iseesystems.com/XMILE")
     tree = ET.parse(MODEL)
     node = next(n for n in tree.getroot().iter() if n.get("name") == variable)
     node.find("x:eqn", NS).text = repr(float(value))
+    if node.tag.endswith("stock"):
+        node.tag = node.tag[:-len("stock")] + "aux"
+        for pipe in node.findall("x:inflow", NS) + node.findall("x:outflow", NS):
+            node.remove(pipe)
     path = tmp_path / f"cluster_evolution_frozen_{variable.replace(' ', '_')}.xmile"
     tree.write(path, xml_declaration=True, encoding="utf-8")
     return path
@@ -163,6 +169,16 @@ def test_freezing_effective_distance_removes_the_virtual_advantage(tmp_path):
     assert cut <= 0.3 * intact, f"advantage {intact:.3f} intact, {cut:.3f} with distance frozen"
 
 
+def test_extra_members_of_the_virtual_path_come_through_the_division_of_labour(tmp_path):
+    """External economies: with Division Of Labour held at its 2000 value the virtual cluster
+    still escapes its land, but its market, hence its membership, stays near the start's."""
+    vic = run_shipped("vic_baseline")
+    model = frozen(tmp_path, "Division Of Labour", series(vic, "Division Of Labour")[0])
+    cut = run_on(model, "vic_baseline")
+    assert series(cut, "Member Firms")[-1] < 0.5 * series(vic, "Member Firms")[-1]
+    assert series(cut, "Market Capacity")[-1] < 0.5 * series(vic, "Market Capacity")[-1]
+
+
 # ---------------------------------------------------------------- switching mid-run
 def test_stages_never_decrease():
     for name in ["tic_baseline", "vic_baseline", "tic_land_supply", "vic_ict_investment",
@@ -170,6 +186,18 @@ def test_stages_never_decrease():
         ds = run_shipped(name)
         assert np.all(np.diff(series(ds, "Evolution Stage")) >= 0), name
         assert np.all(np.diff(series(ds, "Evolution Path")) >= 0), name
+
+
+def test_stages_never_decrease_when_the_cluster_goes_back_offline():
+    """The lever set back to 0 in 2020: cooperation returns offline, but a stage once reached
+    stays reached (evolution does not run backwards)."""
+    scenario = sdvag.load_scenario(SCEN / "vic_baseline.toml")
+    back = dataclasses.replace(scenario, policies=[Policy(
+        "Virtualisation Degree", "step", 2020, 0.0)])
+    ds = sdvag.run(back)
+    assert series(ds, "Online Cooperation Share")[-1] < 0.5
+    assert np.all(np.diff(series(ds, "Evolution Stage")) >= 0)
+    assert series(ds, "Evolution Stage")[-1] == 6 and series(ds, "Evolution Path")[-1] == 1
 
 
 def test_midway_switch_goes_through_traditional_stages_then_platform_community_borderless():
