@@ -14,10 +14,10 @@ from sdvag.model.xmile import read_model  # noqa: E402
 
 
 def __getattr__(name):
-    """calibrate and sensitivity load scipy.optimize and scipy.stats: imported when first used,
+    """calibrate, sensitivity, loops and knockout load scipy, Simlin...: imported when first used,
     so that `python -m sdvag run` starts quickly. (Their modules are named differently from
     the functions, so that importing a module never hides a function.)"""
-    if name in ("calibrate", "sensitivity"):
+    if name in ("calibrate", "sensitivity", "loops", "knockout"):
         from sdvag import api
         return getattr(api, name)
     raise AttributeError(f"module 'sdvag' has no attribute {name!r}")
@@ -25,4 +25,5 @@ def __getattr__(name):
 
 __all__ = ["SdvagError", "UnsupportedFeature", "Scenario", "load_scenario", "Simulator",
            "compare", "run", "stage_changes", "read_model", "calibrate", "sensitivity",
+           "loops", "knockout",
            "__version__"]

@@ -51,3 +51,30 @@ def _write_sensitivity(result, out, progress: Progress):
         from sdvag.report.sensitivity_output import write
         result.files = _written(write(result, out), progress)
     return result
+
+
+def loops(target, set: dict | None = None, out: str | Path | None = None, progress: Progress = None):
+    """The feedback loops of a scenario or model file, their Loops That Matter scores over time
+    and their dominance by period and by evolution stage (sdvag.analysis.loops.LoopsResult);
+    with `out`, write loops.csv, loop_list.csv, dominance.csv, dominance_by_stage.csv and a plot."""
+    from sdvag.analysis.loops import loops as analyse
+    result = analyse(target, set=set)
+    if out is not None:
+        from sdvag.report.loops_output import write
+        result.files = _written(write(result, out), progress)
+    return result
+
+
+def knockout(target, link: list[tuple] | None = None, freeze: dict | None = None,
+             loop: list[str] | None = None, set: dict | None = None, out: str | Path | None = None,
+             progress: Progress = None):
+    """A scenario run intact and with links cut, variables frozen or named loops cut
+    (sdvag.analysis.knockout.knockout for the arguments); with `out`, write both runs
+    (results.nc, results.csv, dimension `scenario` = intact, knocked out) and a plot per key
+    output; `sdvag.report.knockout_output.summary(result)` tabulates them."""
+    from sdvag.analysis.knockout import knockout as analyse
+    result = analyse(target, link=link, freeze=freeze, loop=loop, set=set)
+    if out is not None:
+        from sdvag.report.knockout_output import write
+        result.files = _written(write(result, out), progress)
+    return result

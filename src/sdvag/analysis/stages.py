@@ -23,3 +23,15 @@ def stage_changes(data: xr.Dataset | xr.DataArray, variable: str = STAGE_VARIABL
         if v != changes[-1][1]:
             changes.append((float(t), int(v)))
     return changes
+
+
+def stage_names(ds_or_doc) -> dict[int, str]:
+    """{code: name} from the last line `Stages: 1 = name; 2 = name` of the stage variable's doc."""
+    doc = ds_or_doc if isinstance(ds_or_doc, str) else ds_or_doc[STAGE_VARIABLE].attrs.get("doc", "")
+    names: dict[int, str] = {}
+    marker = doc.rfind("Stages:")
+    for item in doc[marker + len("Stages:"):].split(";") if marker >= 0 else []:
+        code, sep, name = item.partition("=")
+        if sep and code.strip().lstrip("-").isdigit():
+            names[int(code)] = " ".join(name.split()).rstrip(".")
+    return names

@@ -11,7 +11,7 @@ import sys
 
 from sdvag.report import tables as report
 from sdvag.errors import SdvagError
-from sdvag.simulation.scenario import read_toml
+from sdvag.simulation.scenario import load_scenario, read_toml
 from sdvag.simulation.simulate import compare, run
 from sdvag.model.shipped import SHIPPED, shipped_models, shipped_scenarios
 from sdvag.model.xmile import read_model
@@ -40,8 +40,32 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _finish(ds, out: str | None) -> None:
+def _dominant_named_loops(ds, targets) -> None:
+    """Under the stage table: the named loop dominating each stage longest, for models that
+    name loops (computed only then, and only with the engine extra installed)."""
+    from sdvag.analysis.loops import available
+    from sdvag.analysis.stages import STAGE_VARIABLE
+    from sdvag.model.named_loops import read_named_loops
+    from sdvag.simulation.scenario import load_scenario
+    if STAGE_VARIABLE not in ds or not available():
+        return
+    from sdvag.analysis.loops import loops
+    for scenario in targets:
+        named, problems = read_named_loops(read_model(scenario.model))
+        if not named or problems:
+            continue  # `describe` and `loops` report the problems
+        try:
+            found = loops(scenario).dominant_named()
+        except SdvagError as exc:
+            _say(f"warning: dominant named loops not computed: {exc}")
+            continue
+        text = "; ".join(f"stage {stage}: {label} ({share:.0%} of the stage)" for stage, _, label, share in found)
+        print(f"Dominant named loop [{scenario.name}]: {text or 'none'}")
+
+
+def _finish(ds, out: str | None, scenarios=()) -> None:
     print(report.summary(ds))
+    _dominant_named_loops(ds, scenarios)
     for warning in report.problems(ds):
         _say(warning)
     if out:
@@ -79,14 +103,59 @@ def cmd_describe(args) -> None:
         print(f"{var.name}: {', '.join(bits)}")
         if var.doc:
             print(f"    {' '.join(var.doc.split())}")
+    from sdvag.model.named_loops import read_named_loops
+    named, problems = read_named_loops(info)
+    if named or problems:
+        print("named loops:")
+    for loop in named:
+        print(f"  {loop.label}: {' -> '.join((*loop.variables, loop.variables[0]))}")
+    for problem in problems:
+        _say(f"warning: {problem}")
 
 
 def cmd_run(args) -> None:
-    _finish(run(args.target, set=_overrides(args.set)), args.out)
+    scenario = load_scenario(args.target, _overrides(args.set))
+    _finish(run(scenario), args.out, [scenario])
 
 
 def cmd_compare(args) -> None:
-    _finish(compare(args.targets, set=_overrides(args.set), report=_say), args.out)
+    scenarios = [load_scenario(t, _overrides(args.set)) for t in args.targets]
+    _finish(compare(scenarios, report=_say), args.out, scenarios)
+
+
+def cmd_loops(args) -> None:
+    from sdvag.api import loops
+    result = loops(args.target, set=_overrides(args.set), out=args.out, progress=_say)
+    print(result.summary())
+    for warning in result.warnings:
+        _say(warning)
+
+
+def _cut(spec: str, what: str) -> tuple[str, float | None]:
+    """NAME or NAME=VALUE."""
+    name, sep, value = spec.rpartition("=") if "=" in spec else (spec, "", "")
+    if not sep:
+        return spec.strip(), None
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise SdvagError(f"{what} {spec}: {value!r} is not a number") from None
+
+
+def cmd_knockout(args) -> None:
+    from sdvag.api import knockout
+    from sdvag.report.knockout_output import summary
+    links = []
+    for spec in args.link or []:
+        pair, value = _cut(spec, "--link")
+        source, sep, target = pair.partition("->")
+        if not sep or not source.strip() or not target.strip():
+            raise SdvagError(f"--link {spec}: expected \"SOURCE -> TARGET\" (or SOURCE -> TARGET=VALUE)")
+        links.append((source.strip(), target.strip(), value) if value is not None else (source.strip(), target.strip()))
+    freeze = dict(_cut(spec, "--freeze") for spec in args.freeze or [])
+    result = knockout(args.target, link=links, freeze=freeze, loop=args.loop, set=_overrides(args.set),
+                      out=args.out, progress=_say)
+    print(summary(result))
 
 
 def cmd_data(args) -> None:
@@ -115,7 +184,7 @@ def cmd_diagram(args) -> None:
 
 def cmd_export(args) -> None:
     from sdvag.report.export import export
-    _say(f"wrote {export(args.model, to=args.to, out=args.out)}")
+    _say(f"wrote {export(args.target, to=args.to, out=args.out)}")
 
 
 def cmd_check(args) -> int:
@@ -163,11 +232,27 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--out", metavar="FILE", help="FILE.svg or FILE.png (default: MODEL_NAME.png here)")
     p.set_defaults(func=cmd_diagram)
-    p = sub.add_parser("export", help="export a model for another editor")
-    p.add_argument("model")
-    p.add_argument("--to", choices=["mdl"], default="mdl", help="target format (Vensim .mdl)")
-    p.add_argument("--out", metavar="FILE", help="output file (default: MODEL_NAME.mdl here)")
+    p = sub.add_parser("export", help="export a model for another editor, or a scenario as a model file")
+    p.add_argument("target", help="a model (--to mdl), or a scenario or model (--to xmile)")
+    p.add_argument("--to", choices=["mdl", "xmile"], default="mdl",
+                   help="Vensim .mdl, or XMILE with the scenario applied")
+    p.add_argument("--out", metavar="FILE", help="output file (default: NAME.mdl or NAME.xmile here)")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("loops", help="feedback loops, their scores and dominance by period and stage")
+    p.add_argument("target", help="scenario (.toml) or model")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant")
+    p.add_argument("--out", metavar="DIR", help="write loops.csv, dominance.csv and the dominance plot here")
+    p.set_defaults(func=cmd_loops)
+    p = sub.add_parser("knockout", help="run a scenario with links cut or variables frozen, beside the intact run")
+    p.add_argument("target", help="scenario (.toml) or model")
+    p.add_argument("--link", action="append", metavar='"SOURCE -> TARGET[=VALUE]"',
+                   help="TARGET sees SOURCE at its start-time value (or VALUE)")
+    p.add_argument("--freeze", action="append", metavar="NAME[=VALUE]",
+                   help="every use of NAME sees its start-time value (or VALUE)")
+    p.add_argument("--loop", action="append", metavar="NAME", help="cut a named loop (R1, or its name) at one link")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant")
+    p.add_argument("--out", metavar="DIR", help="write both runs (results.nc, results.csv) and overlay plots here")
+    p.set_defaults(func=cmd_knockout)
     p = sub.add_parser("check", help="structural and behavioural checks of a model (or 'all')")
     p.add_argument("target", help="a model file, or 'all' for every shipped model")
     p.add_argument("--schema", metavar="XSD", help="validate against this XMILE schema too")

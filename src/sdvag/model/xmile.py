@@ -36,6 +36,11 @@ def tokens(equation: str) -> list[str]:
     return _TOKEN.findall(equation)
 
 
+def token_spans(equation: str) -> list[tuple[int, int, str]]:
+    """(start, end, token) of each token, for rewriting an equation without retyping the rest."""
+    return [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(equation)]
+
+
 def is_name(token: str) -> bool:
     return token.startswith('"') or token[0].isalpha() or token[0] == "_"
 

@@ -8,8 +8,10 @@ calibration) reuse the compiled model without reloading.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import tempfile
 import platform
 import warnings
 from pathlib import Path
@@ -22,17 +24,23 @@ import xarray as xr
 from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.simulation.scenario import Policy, Scenario, load_scenario
+from sdvag.model.rewrite import ModelCopy
 from sdvag.model.translate import load
 from sdvag.model.xmile import ModelInfo, canonical, model_bytes
 
 _SIMULATORS: dict[tuple[str, str], "Simulator"] = {}
 
 
+def step_threshold(at: float) -> float:
+    """The time from which a step policy applies: `at`, less a margin for rounding in TIME."""
+    return at - 1e-9 * max(1.0, abs(at))
+
+
 def _policy_function(model, policy: Policy, base: float):
     """A PySD component for a lever that steps or ramps at a given time."""
     if policy.kind == "step":
-        eps = 1e-9 * max(1.0, abs(policy.at))
-        return lambda: policy.to if model.time() >= policy.at - eps else base
+        threshold = step_threshold(policy.at)
+        return lambda: policy.to if model.time() >= threshold else base
     xs, ys = [policy.at, policy.until], [base, policy.to]
     return lambda: float(np.interp(model.time(), xs, ys))
 
@@ -45,6 +53,7 @@ class Simulator:
         self._initial_time = self.model.components._control_vars["initial_time"]
         self._touched: frozenset[str] = frozenset()
         self._columns = {canonical(name): name for name in self.info.variables}
+        self._copies: dict[str, Simulator] = {}
 
     @classmethod
     def for_model(cls, path: str | Path) -> "Simulator":
@@ -57,9 +66,10 @@ class Simulator:
 
     def params(self, scenario: Scenario) -> dict:
         """The PySD parameters for a scenario: constants, lookups, inputs and policy functions."""
+        if scenario.graphical:  # PySD would take a Series for a time series, silently
+            raise SdvagError(f"{scenario.name}: graphical-function overrides apply to single runs "
+                             f"(sdvag.run, compare), not yet to ensembles or calibration")
         params: dict = dict(scenario.constants)
-        for name, (x, y) in scenario.graphical.items():
-            params[name] = pd.Series(y, index=x)
         for name, (t, v) in scenario.inputs.items():
             params[name] = pd.Series(v, index=t)
         for policy in scenario.policies:
@@ -116,8 +126,24 @@ class Simulator:
 
     def run(self, scenario: Scenario, columns: list[str] | None = None, progress: bool = False) -> xr.Dataset:
         times = self.time_settings(scenario)
-        frame = self.run_frame(self.params(scenario), times, columns, progress)
+        sim = self._with_points(scenario.graphical) if scenario.graphical else self
+        frame = sim.run_frame(sim.params(dataclasses.replace(scenario, graphical={})), times, columns, progress)
         return to_dataset(frame, self.info, scenario, times)
+
+    def _with_points(self, graphical: dict) -> "Simulator":
+        """The model compiled with these graphical functions' points. PySD compiles a graphical
+        function into its variable's code, and takes a Series given for the variable as a time
+        series (a silently wrong run), so new points need a compiled copy of the model."""
+        key = json.dumps(sorted((name, list(x), list(y)) for name, (x, y) in graphical.items()))
+        if key not in self._copies:
+            copy = ModelCopy(self.info)
+            for name, (x, y) in graphical.items():
+                copy.set_points(name, x, y)
+            with tempfile.TemporaryDirectory(prefix="sdvag-points-") as tmp:
+                path = Path(tmp) / self.info.path.name
+                path.write_bytes(copy.to_bytes())
+                self._copies[key] = Simulator(path)
+        return self._copies[key]
 
 
 def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: dict) -> xr.Dataset:
@@ -181,6 +207,11 @@ def compare(targets, set: dict | None = None, report=None) -> xr.Dataset:
         if report:
             report(f"running {i + 1}/{len(scenarios)}: {scenario.name}")
         results.append(Simulator.for_model(scenario.model).run(scenario))
+    return side_by_side(results, names)
+
+
+def side_by_side(results: list[xr.Dataset], names: list[str]) -> xr.Dataset:
+    """Runs along a `scenario` dimension named `names` (outer join on time), outputs merged."""
     combined = xr.concat(results, dim=pd.Index(names, name="scenario"), join="outer",
                          combine_attrs="drop_conflicts", data_vars="all", coords="minimal",
                          compat="override")
