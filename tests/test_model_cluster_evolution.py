@@ -8,7 +8,6 @@ productivity and market -> entry. The mechanism tests cut that chain and see the
 """
 import dataclasses
 import pathlib
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -23,7 +22,6 @@ SCEN = ROOT / "scenarios"
 MODEL = ROOT / "models" / "cluster_evolution.xmile"
 SWITCH_YEAR = 2012  # the [[policies]] step in scenarios/virtualisation_midway.toml
 TRADITIONAL, VIRTUAL = {1, 2, 3}, [4, 5, 6]
-NS = {"x": "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"}
 
 
 def series(ds, var):
@@ -42,29 +40,6 @@ def first_year_at_least(ds, var, level):
 
 def codes(ds):
     return [stage for _, stage in sdvag.stage_changes(ds, "Evolution Stage")]
-
-
-def frozen(tmp_path, variable, value):
-    """A copy of the model with `variable`'s equation replaced by a constant value (a stock
-    becomes a constant: its flows are left attached to nothing)."""
-    ET.register_namespace("", NS["x"])
-    ET.register_namespace("isee", "http://iseesystems.com/XMILE")
-    tree = ET.parse(MODEL)
-    node = next(n for n in tree.getroot().iter() if n.get("name") == variable)
-    node.find("x:eqn", NS).text = repr(float(value))
-    if node.tag.endswith("stock"):
-        node.tag = node.tag[:-len("stock")] + "aux"
-        for pipe in node.findall("x:inflow", NS) + node.findall("x:outflow", NS):
-            node.remove(pipe)
-    path = tmp_path / f"cluster_evolution_frozen_{variable.replace(' ', '_')}.xmile"
-    tree.write(path, xml_declaration=True, encoding="utf-8")
-    return path
-
-
-def run_on(model, name, **constants):
-    """scenarios/NAME.toml run on another model file (a knock-out copy)."""
-    scenario = sdvag.load_scenario(SCEN / f"{name}.toml", constants or None)
-    return sdvag.run(dataclasses.replace(scenario, model=model))
 
 
 def log_advantage(vic, tic):
@@ -156,27 +131,24 @@ def test_virtual_advantage_in_division_of_labour_is_there_with_distance_intact()
     assert advantage > np.log(1.5)
 
 
-def test_freezing_effective_distance_removes_the_virtual_advantage(tmp_path):
+def test_freezing_effective_distance_removes_the_virtual_advantage():
     """Effective Distance held at its 2000 value in both runs: at least 70% of the virtual path's
     advantage in log(Division Of Labour) disappears, although the cluster still moves online."""
-    tic, vic = run_shipped("tic_baseline"), run_shipped("vic_baseline")
-    start = series(tic, "Effective Distance")[0]
-    model = frozen(tmp_path, "Effective Distance", start)
-    tic_cut, vic_cut = run_on(model, "tic_baseline"), run_on(model, "vic_baseline")
-    assert series(vic_cut, "Effective Distance") == pytest.approx(start)
-    assert series(vic_cut, "Online Cooperation Share")[-1] > 0.9, "the knock-out cuts distance, not adoption"
-    intact, cut = log_advantage(vic, tic), log_advantage(vic_cut, tic_cut)
+    tic, vic = (sdvag.knockout(SCEN / f"{name}.toml", freeze={"Effective Distance": None})
+                for name in ("tic_baseline", "vic_baseline"))
+    assert series(vic.knocked, "Online Cooperation Share")[-1] > 0.9, "the knock-out cuts distance, not adoption"
+    intact, cut = log_advantage(vic.intact, tic.intact), log_advantage(vic.knocked, tic.knocked)
+    assert intact > np.log(1.5)
     assert cut <= 0.3 * intact, f"advantage {intact:.3f} intact, {cut:.3f} with distance frozen"
 
 
-def test_extra_members_of_the_virtual_path_come_through_the_division_of_labour(tmp_path):
+def test_extra_members_of_the_virtual_path_come_through_the_division_of_labour():
     """External economies: with Division Of Labour held at its 2000 value the virtual cluster
     still escapes its land, but its market, hence its membership, stays near the start's."""
-    vic = run_shipped("vic_baseline")
-    model = frozen(tmp_path, "Division Of Labour", series(vic, "Division Of Labour")[0])
-    cut = run_on(model, "vic_baseline")
-    assert series(cut, "Member Firms")[-1] < 0.5 * series(vic, "Member Firms")[-1]
-    assert series(cut, "Market Capacity")[-1] < 0.5 * series(vic, "Market Capacity")[-1]
+    vic = sdvag.knockout(SCEN / "vic_baseline.toml", freeze={"Division Of Labour": None})
+    assert series(vic.knocked, "Member Firms")[-1] > series(vic.knocked, "Land Capacity")[-1]
+    assert series(vic.knocked, "Member Firms")[-1] < 0.5 * series(vic.intact, "Member Firms")[-1]
+    assert series(vic.knocked, "Market Capacity")[-1] < 0.5 * series(vic.intact, "Market Capacity")[-1]
 
 
 # ---------------------------------------------------------------- switching mid-run
