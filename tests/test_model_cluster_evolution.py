@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import sdvag
+from sdvag.analysis.stages import stage_names
 from sdvag.simulation.scenario import Policy
 
 from conftest import run_shipped
@@ -72,6 +73,12 @@ def test_tic_stages_quantity_quality_innovation_in_order():
     assert yrs[0] == 2000 and yrs[0] < yrs[1] < yrs[2] <= 2035
     assert yrs[2] - yrs[1] >= 3, "each stage lasts a while (not a flicker through the thresholds)"
     assert series(ds, "Evolution Path").max() == 0
+
+
+def test_one_stage_code_for_each_stage_of_both_paths():
+    assert stage_names(run_shipped("tic_baseline")) == {
+        1: "quantity concentration", 2: "quality improvement", 3: "R&D and brand innovation",
+        4: "platform drive", 5: "community operation", 6: "borderless development"}
 
 
 # ---------------------------------------------------------------- virtual path
