@@ -158,6 +158,30 @@ def test_extra_members_of_the_virtual_path_come_through_the_division_of_labour()
     assert series(vic.knocked, "Market Capacity")[-1] < 0.5 * series(vic.intact, "Market Capacity")[-1]
 
 
+MECHANISM_CONSTANTS = [
+    "Spatial Share Of Distance Cost", "Distance Related Cooperation Cost", "Distance Independent Cooperation Cost",
+    "Trade Elasticity", "Market Elasticity Of Division Of Labour", "Division Of Labour Adjustment Time",
+    "Face To Face Trust Building Time", "Community Trust Building Time", "Trust Erosion Time",
+    "Spillover Decay Distance", "Knowledge Elasticity Of Productivity", "Initial Cluster Market Share",
+]
+
+
+@pytest.mark.parametrize("name", MECHANISM_CONSTANTS)
+def test_virtual_advantage_holds_over_the_range_of_each_mechanism_constant(name):
+    """Not a tuned value: at each end of the constant's <range> the traditional cluster stays on
+    its land and the virtual one passes it, with a deeper division of labour, lower cooperation
+    cost and effective distance near zero."""
+    bounds = sdvag.read_model(MODEL).variables[name].range
+    for bound in bounds:
+        tic = sdvag.run(SCEN / "tic_baseline.toml", set={name: bound})
+        vic = sdvag.run(SCEN / "vic_baseline.toml", set={name: bound})
+        at = f"{name} = {bound:g}"
+        assert series(tic, "Member Firms")[-1] < series(tic, "Land Capacity")[-1] < series(vic, "Member Firms")[-1], at
+        assert series(vic, "Division Of Labour")[-1] > 1.5 * series(tic, "Division Of Labour")[-1], at
+        assert series(vic, "Cooperation Cost")[-1] < series(tic, "Cooperation Cost")[-1], at
+        assert series(vic, "Effective Distance")[-1] < 0.1 * series(vic, "Effective Distance")[0], at
+
+
 # ---------------------------------------------------------------- switching mid-run
 def test_stages_never_decrease():
     for name in ["tic_baseline", "vic_baseline", "tic_land_supply", "vic_ict_investment",
