@@ -6,6 +6,7 @@ import sys
 import tomllib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sdvag
@@ -115,6 +116,7 @@ def test_cli_writes_a_calibrated_scenario_that_runs_and_reproduces_its_statistic
     assert "R2" in done.stdout and "calibrating adoption_fit" in done.stderr  # progress shown
     scenario = out / "adoption_fit.toml"
     assert (out / "adoption_fit_fit.png").stat().st_size > 0
+    assert (out / "adoption_fit_report.txt").read_text().strip() == done.stdout.strip()  # the report promised
     assert cli("run", scenario).returncode == 0
     record = tomllib.loads(scenario.read_text())["calibration"]
     assert {(p["name"]) for p in record["parameters"]} == set(TRUTH)
@@ -197,3 +199,35 @@ def test_script_regenerates_psva_with_the_local_method(tmp_path):
     assert [p["name"] for p in local["parameters"]] == [p["name"] for p in shipped["parameters"]]
     assert shipped["payoff"] <= local["payoff"] * (1 + 1e-6)
     assert (tmp_path / "psva_calibrated_fit.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_wide_csv_and_excel_data_without_status_give_the_same_fit(folder, local_fit, suffix):
+    """A user's table: a year column and a column per series (`name [unit]`), gaps left empty,
+    no status or source; as CSV or as an Excel sheet."""
+    long = observed.load(folder / "series.csv")
+    wide = long.assign(header=long["series"] + " [" + long["unit"] + "]").pivot(
+        index="year", columns="header", values="value").reset_index()
+    path = folder / f"wide{suffix}"
+    if suffix == ".csv":
+        wide.to_csv(path, index=False)
+    else:
+        pytest.importorskip("openpyxl")
+        wide.to_excel(path, index=False, sheet_name="observed")
+    loaded = observed.load(path, sheet="observed" if suffix == ".xlsx" else None)
+    assert set(loaded["status"]) == {"confirmed"} and set(loaded["source"]) == {path.name}
+    columns = ["series", "year", "value", "unit"]
+    pd.testing.assert_frame_equal(loaded[columns], long[columns], check_dtype=False)
+    spec = SPEC.replace('data = "series.csv"', f'data = "{path.name}"'
+                        + ('\nsheet = "observed"' if suffix == ".xlsx" else ""))
+    (folder / f"wide{suffix}.toml").write_text(spec)
+    fit = sdvag.calibrate(folder / f"wide{suffix}.toml", method="local")
+    for name, value in fit.x.items():
+        assert value == pytest.approx(local_fit.x[name], rel=1e-9)
+
+
+def test_a_series_table_of_neither_shape_is_refused_with_both_shapes_named(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text("when,adopters\n2001,5\n")
+    with pytest.raises(sdvag.SdvagError, match="long table with columns series, year, value.*wide one"):
+        observed.load(path)

@@ -34,7 +34,7 @@ def test_linear_model_indices_contain_the_analytic_values(linear):
         for order in ("first_order", "total_order"):  # no interactions: both equal v / Var(Y)
             low, high = float(ds[f"{order}_low"].sel(parameter=name)), float(ds[f"{order}_high"].sel(parameter=name))
             assert low <= v / total <= high, (name, order, low, v / total, high)
-    assert [r["parameter"] for r in res.ranking()] == sorted(var, key=var.get, reverse=True)
+    assert list(res.ranking()["parameter"]) == sorted(var, key=var.get, reverse=True)  # a DataFrame
     assert res.data.sizes["run"] == 256 * (3 + 2)
 
 

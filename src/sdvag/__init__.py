@@ -9,7 +9,7 @@ from sdvag.version import __version__  # noqa: E402
 from sdvag.errors import SdvagError, UnsupportedFeature  # noqa: E402
 from sdvag.simulation.scenario import Scenario, load_scenario  # noqa: E402
 from sdvag.simulation.simulate import Simulator, compare, run  # noqa: E402
-from sdvag.analysis.stages import stage_changes  # noqa: E402
+from sdvag.analysis.stages import stage_changes, stage_names  # noqa: E402
 from sdvag.model.xmile import read_model  # noqa: E402
 
 
@@ -24,6 +24,6 @@ def __getattr__(name):
 
 
 __all__ = ["SdvagError", "UnsupportedFeature", "Scenario", "load_scenario", "Simulator",
-           "compare", "run", "stage_changes", "read_model", "calibrate", "sensitivity",
+           "compare", "run", "stage_changes", "stage_names", "read_model", "calibrate", "sensitivity",
            "loops", "knockout",
            "__version__"]

@@ -6,15 +6,15 @@ This module joins the two for the Python API and the command line alike.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
-Progress = Callable[[str], None] | None
+from sdvag.progress import Progress, messages
 
 
 def _written(paths: list[Path], progress: Progress) -> list[Path]:
-    if progress:
+    say = messages(progress)
+    if say:
         for path in paths:
-            progress(f"wrote {path}")
+            say(f"wrote {path}")
     return paths
 
 

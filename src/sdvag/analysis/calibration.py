@@ -31,6 +31,7 @@ from scipy.stats import qmc
 from sdvag.analysis.calibration_spec import CalibrationSpec, Target, as_spec, load_spec
 from sdvag.errors import SdvagError
 from sdvag.analysis.fitstats import series_statistics, uncertainty
+from sdvag.progress import messages
 from sdvag.formatting import format_number, text_table
 from sdvag.simulation.scenario import Scenario
 from sdvag.simulation.simulate import Simulator
@@ -229,6 +230,7 @@ def calibrate(spec_or_objects, method: str | None = None, seed: int | None = Non
     if method not in ("local", "global", "multistart"):
         raise SdvagError(f"method: expected local, global or multistart, got {method!r}")
     workers = workers or min(2, os.cpu_count() or 1)
+    progress = messages(progress)
     say = progress or (lambda message: None)
     payoff = Payoff(spec, progress)
     k = len(spec.parameters)

@@ -19,7 +19,7 @@ from sdvag.simulation.scenario import Checker, Scenario, ScenarioError, load_sce
 from sdvag.model.units import DIMENSIONLESS_NAMES
 from sdvag.model.xmile import XMILE_SUFFIXES, Variable, read_model
 
-SPEC_KEYS = ("scenario", "name", "title", "description", "data", "method", "seed", "loss",
+SPEC_KEYS = ("scenario", "name", "title", "description", "data", "sheet", "method", "seed", "loss",
              "loss_scale", "options", "parameters", "targets")
 METHODS = ("local", "global", "multistart")
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
@@ -95,6 +95,8 @@ def unit_problem(var: Variable, series_unit: str, factor: float) -> str | None:
     dimensioned units any positive factor is accepted: it converts scale and naming
     (hundred_million_yuan/year to "100 million yuan", thousand firms to firms).
     """
+    if not series_unit.strip():
+        return None  # a user's series without a unit: nothing to check the factor against
     have, want = unit_kind(var.units), unit_kind(series_unit)
     shown = var.units or "no units"
     if (have == "dimensioned") != (want == "dimensioned"):
@@ -108,17 +110,21 @@ def unit_problem(var: Variable, series_unit: str, factor: float) -> str | None:
     return None
 
 
-def _series_frame(raw, base: Path, ck: Checker) -> tuple[pd.DataFrame | None, Path | None]:
+def _series_frame(raw, base: Path, ck: Checker, sheet=None) -> tuple[pd.DataFrame | None, Path | None]:
     if raw is None:
         return observed.load(), None
     if isinstance(raw, pd.DataFrame):
-        return raw, None
+        try:
+            return observed.from_frame(raw), None
+        except SdvagError as exc:
+            ck.fail("data", str(exc))
+            return None, None
     if not isinstance(raw, (str, Path)):
-        ck.fail("data", f"expected a series CSV file name, got {raw!r}")
+        ck.fail("data", f"expected a series file name (CSV or Excel), got {raw!r}")
         return None, None
     file = (base / raw).resolve()
     try:
-        return observed.load(file), file
+        return observed.load(file, sheet), file
     except SdvagError as exc:
         ck.fail("data", str(exc))
         return None, None
@@ -148,7 +154,11 @@ def parse_spec(table: dict, base: Path, source: str, path: Path | None = None) -
         if key not in SPEC_KEYS:
             ck.fail(key, f"unknown key{suggest(key, SPEC_KEYS)}")
     scenario = _start_scenario(table.get("scenario"), base, ck)
-    frame, data_path = _series_frame(table.get("data"), base, ck)
+    sheet = table.get("sheet")
+    if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, (str, int))):
+        ck.fail("sheet", f"expected a sheet name or index, got {sheet!r}")
+        sheet = None
+    frame, data_path = _series_frame(table.get("data"), base, ck, sheet)
     method = table.get("method", "local")
     if method not in METHODS:
         ck.fail("method", f"expected one of {', '.join(METHODS)}, got {method!r}")

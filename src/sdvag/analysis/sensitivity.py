@@ -15,15 +15,16 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from scipy import stats
 from scipy.stats import qmc
 
 from sdvag.simulation.ensemble import run_ensemble
 from sdvag.errors import SdvagError
+from sdvag.progress import Progress
 from sdvag.formatting import format_number, text_table
 from sdvag.simulation.scenario import Checker, Scenario, load_scenario, read_toml, suggest
 from sdvag.simulation.simulate import Simulator, default_outputs
@@ -293,10 +294,14 @@ class SensitivityResult:
         q = runs.quantile([p / 100 for p in PERCENTILES], dim="run")
         return q.assign_coords(quantile=list(PERCENTILES)).rename(quantile="percentile")
 
-    def ranking(self) -> list[dict]:
-        """Parameters by their largest total index over the outputs and years of interest."""
+    def ranking(self) -> pd.DataFrame:
+        """Parameters by their largest total index over the outputs and years of interest: a
+        row per parameter, most influential first, with the output and year where that index is
+        largest and the first-order and total indices there with their confidence bounds."""
+        columns = ["parameter", "output", "year", "total_order", "total_order_low", "total_order_high",
+                   "first_order", "first_order_low", "first_order_high"]
         if "total_order" not in self.data:
-            return []
+            return pd.DataFrame(columns=columns)
         st = self.data["total_order"].stack(where=("output", "year"))
         rows = []
         for name in self.spec.names:
@@ -308,7 +313,8 @@ class SensitivityResult:
                 key: float(self.data[key].sel(pick)) for key in
                 ("total_order", "total_order_low", "total_order_high",
                  "first_order", "first_order_low", "first_order_high")}})
-        return sorted(rows, key=lambda r: -r["total_order"] if np.isfinite(r["total_order"]) else 0)
+        rows.sort(key=lambda r: -r["total_order"] if np.isfinite(r["total_order"]) else 0)
+        return pd.DataFrame(rows, columns=columns)
 
     def summary(self) -> str:
         """Percentile bands at the years of interest, then the ranking of the parameters."""
@@ -320,7 +326,7 @@ class SensitivityResult:
         rows = [[f"{o} / {y:g}", *(fmt(float(bands[o].sel(percentile=p).isel(time=i))) for p in PERCENTILES)]
                 for o in spec.outputs for i, y in enumerate(spec.years)]
         parts.append(text_table(["output / year", *(f"p{p}" for p in PERCENTILES)], rows))
-        ranking = self.ranking()
+        ranking = self.ranking().to_dict("records")
         if ranking:
             level = f"{spec.confidence:.0%}"
             parts.append(text_table(
@@ -336,7 +342,7 @@ class SensitivityResult:
 
 
 def analyse(spec: SensitivitySpec, workers: int | None = None, scheduler: str | None = None,
-            progress: Callable[[str], None] | None = None) -> SensitivityResult:
+            progress: Progress = None) -> SensitivityResult:
     """Run the design of a checked spec and compute the indices."""
     values, blocks = design_matrix(spec)
     runs = run_ensemble(spec.scenario, spec.names, values, columns=spec.outputs, workers=workers,
@@ -352,7 +358,7 @@ def sensitivity(scenario: str | Path | Scenario, parameters: dict | list, *, sam
                 design: str = "sobol", seed: int = 0, outputs: list[str] | None = None,
                 years: list[float] | None = None, indices: bool = True, confidence: float = 0.95,
                 workers: int | None = None, scheduler: str | None = None,
-                progress: Callable[[str], None] | None = None) -> SensitivityResult:
+                progress: Progress = None) -> SensitivityResult:
     """Sensitivity of a scenario (file, model file or Scenario) to `parameters`: a list of
     constant names (uniform over their XMILE <range>) or a dict name -> distribution table as
     in a specification file, e.g. {"Land Supply": {"distribution": "normal", "mean": 500, "sd": 50}}."""

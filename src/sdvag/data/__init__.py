@@ -2,9 +2,14 @@
 
 `series.csv` (described in README.md next to it) holds one row per (series, year). Series are
 sparse and irregular: a year that is missing is unknown, so nothing here fills gaps.
+
+A user's own data may come as that long table (`unit`, `status` and `source` optional), as a
+wide table (a `year` or `time` column, then a column per series, optionally `name [unit]`), in
+CSV or in an Excel sheet (with the `excel` extra, openpyxl).
 """
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -13,9 +18,14 @@ import pandas as pd
 import xarray as xr
 
 from sdvag.errors import SdvagError, suggest
+from sdvag.formatting import format_number, text_table
 
 COLUMNS = ("series", "year", "value", "unit", "status", "source")
 STATUSES = ("confirmed", "derived", "seed")
+REQUIRED = ("series", "year", "value")  # of a long table; unit "" (unknown), status confirmed, source the file
+TIME_COLUMNS = ("year", "time", "date", "period")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+_HEADER_UNIT = re.compile(r"^(.*?)\s*[\[(]([^\])]*)[\])]\s*$")
 
 
 def path() -> Path:
@@ -23,19 +33,22 @@ def path() -> Path:
     return Path(str(resources.files(__name__) / "series.csv"))
 
 
-def load(file: str | Path | None = None) -> pd.DataFrame:
-    """All rows of a series file (the shipped one by default), checked: a frame with COLUMNS."""
+def load(file: str | Path | None = None, sheet: str | int | None = None) -> pd.DataFrame:
+    """All rows of a series file (the shipped one by default), checked: a frame with COLUMNS.
+    The file may be long or wide, CSV or Excel (`sheet`: a sheet name or index, default the first)."""
     file = Path(file) if file is not None else path()
     if not file.is_file():
         raise SdvagError(f"{file}: series file not found")
-    try:
-        frame = pd.read_csv(file, dtype={"series": str, "unit": str, "status": str, "source": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise SdvagError(f"{file}: not a readable series CSV ({exc})") from None
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise SdvagError(f"{file}: missing column(s) {', '.join(missing)} "
-                         f"(expected {', '.join(COLUMNS)})")
+    return _checked(_long(_read_table(file, sheet), file.name), file)
+
+
+def from_frame(frame: pd.DataFrame, name: str = "data") -> pd.DataFrame:
+    """A user's DataFrame (long or wide, as a file would be) as a checked long table."""
+    return _checked(_long(frame.copy(), name), name)
+
+
+def _checked(frame: pd.DataFrame, file) -> pd.DataFrame:
+    """The long table with numbers parsed and every problem reported, one line each."""
     frame = frame[list(COLUMNS)].copy()
     problems = []
     for column in ("year", "value"):
@@ -56,6 +69,56 @@ def load(file: str | Path | None = None) -> pd.DataFrame:
     if problems:
         raise SdvagError("\n".join(problems))
     return frame.sort_values(["series", "year"], kind="stable").reset_index(drop=True)
+
+
+def _read_table(file: Path, sheet) -> pd.DataFrame:
+    """The file's table as read, CSV or an Excel sheet."""
+    text = {"series": str, "unit": str, "status": str, "source": str}
+    if file.suffix.lower() in EXCEL_SUFFIXES:
+        try:
+            import openpyxl  # noqa: F401  (pandas' Excel reader)
+        except ImportError:
+            raise SdvagError(f"{file}: reading Excel needs openpyxl: pip install 'sdvag[excel]'") from None
+        try:
+            return pd.read_excel(file, sheet_name=0 if sheet is None else sheet, dtype=text)
+        except (ValueError, KeyError, OSError) as exc:
+            raise SdvagError(f"{file}: not a readable Excel series sheet ({exc})") from None
+    try:
+        return pd.read_csv(file, dtype=text)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise SdvagError(f"{file}: not a readable series CSV ({exc})") from None
+
+
+def _long(frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    """The long table (COLUMNS) of a long or wide one; optional columns filled in."""
+    frame = frame.rename(columns=lambda c: str(c).strip())
+    lower = {c.lower(): c for c in frame.columns}
+    if all(c in lower for c in REQUIRED):
+        frame = frame.rename(columns={lower[c]: c for c in COLUMNS if c in lower})
+    else:
+        time = next((lower[c] for c in TIME_COLUMNS if c in lower), None)
+        if time is None or len(frame.columns) < 2:
+            raise SdvagError(f"{file}: expected a long table with columns {', '.join(REQUIRED)} "
+                             f"(and optionally unit, status, source) or a wide one with a "
+                             f"{' or '.join(TIME_COLUMNS[:2])} column and a column per series")
+        columns = [c for c in frame.columns if c != time]
+        frame = frame.melt(id_vars=[time], value_vars=columns, var_name="header", value_name="value")
+        frame = frame[frame["value"].notna() & (frame["value"].astype(str).str.strip() != "")]
+        named = frame["header"].map(_series_and_unit)
+        frame = pd.DataFrame({"series": named.str[0], "year": frame[time], "value": frame["value"],
+                              "unit": named.str[1]})
+    defaults = {"unit": "", "status": "confirmed", "source": file}
+    for column, default in defaults.items():
+        if column not in frame.columns:
+            frame[column] = default
+        frame[column] = frame[column].fillna(default).astype(str)
+    return frame.reset_index(drop=True)
+
+
+def _series_and_unit(header: str) -> tuple[str, str]:
+    """`adopters [people]` or `adopters (people)` -> (adopters, people); a bare header has no unit."""
+    match = _HEADER_UNIT.match(header)
+    return (match.group(1), match.group(2).strip()) if match else (header, "")
 
 
 def series(name: str, file: str | Path | None = None) -> xr.DataArray:
@@ -99,6 +162,16 @@ def catalogue(file: str | Path | None = None) -> str:
                      f"n={len(rows):<3} {statuses}")
     lines.append(f"({len(frame)} values in {frame['series'].nunique()} series from {path().name if file is None else file}; "
                  "statuses: confirmed, derived, seed; see sdvag/data/README.md)")
+    return "\n".join(lines)
+
+
+def describe(name: str, file: str | Path | None = None) -> str:
+    """One series, a line per year: value, status and source (for `sdvag data NAME`)."""
+    one = series(name, file)
+    lines = [f"{name} ({one.attrs['units'] or 'no unit'}), {one.size} values"]
+    rows = [[f"{year:g}", format_number(value), status, source] for year, value, status, source in
+            zip(one["year"].to_numpy(), one.to_numpy(), one["status"].to_numpy(), one["source"].to_numpy())]
+    lines.append(text_table(["year", "value", "status", "source"], rows))
     return "\n".join(lines)
 
 

@@ -85,12 +85,6 @@ class ModelCopy:
         for tag, values in (("xpts", x), ("ypts", y)):
             ET.SubElement(gf, self.ns + tag).text = ",".join(repr(float(v)) for v in values)
 
-    def uses_of(self, name: str) -> list[str]:
-        """Names of the variables whose equation uses `name`."""
-        key = canonical(name)
-        return [var.name for var in self.info.variables.values()
-                if any(is_name(tok) and canonical(tok) == key for _, _, tok in token_spans(var.equation))]
-
     def replace_in(self, target: str, old: str, new: str) -> None:
         """In `target`'s equation (or its inflow/outflow list, for a stock), use `new` for `old`."""
         node = self.node(target)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pysd
 
 from sdvag.errors import SdvagError, UnsupportedFeature
+from sdvag.model.names import refuse_spaced_names
 from sdvag.model.support import ensure_supported
 from sdvag.model.xmile import ModelInfo, model_bytes, parse, standard_bytes
 
@@ -80,6 +81,7 @@ def load(path: str | Path) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
     path = Path(path)
     data = model_bytes(path)
     info = parse(data, path)
+    refuse_spaced_names(info)
     ensure_supported(info)
     py_file = translated_file(info, data)
     with warnings.catch_warnings():

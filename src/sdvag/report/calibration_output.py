@@ -57,6 +57,8 @@ def scenario_toml(result, folder: Path) -> str:
              f"description = {_value(spec.description or sc.description)}"]
     if sc.outputs:
         lines.append(f"outputs = {_value(sc.outputs)}")
+    if sc.warnings:  # the starting scenario allowed values outside their ranges: so must this one
+        lines.append("allow_out_of_range = true")
     if sc.sim:
         lines += _table("[sim]", sc.sim)
     lines += _table("[constants]", sc.constants)
@@ -129,9 +131,18 @@ def write_scenario(result, path: str | Path) -> Path:
     return path
 
 
+def write_report(result, path: Path) -> Path:
+    """The fit's report as printed (parameters with intervals, statistics per series, warnings)."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(result.summary() + "\n", encoding="utf-8")
+    return path
+
+
 def write(result, out: str | Path) -> list[Path]:
-    """NAME.toml (the calibrated scenario) and NAME_fit.png (model against data) in `out`."""
+    """NAME.toml (the calibrated scenario), NAME_report.txt (the fit's report) and NAME_fit.png
+    (model against data) in `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     return [write_scenario(result, out / f"{result.spec.name}.toml"),
+            write_report(result, out / f"{result.spec.name}_report.txt"),
             plot_fit(result, out / f"{result.spec.name}_fit.png")]

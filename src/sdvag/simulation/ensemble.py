@@ -14,12 +14,12 @@ import os
 import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sdvag.progress import Progress, bar
 from sdvag.errors import SdvagError
 from sdvag.simulation.scenario import Scenario
 from sdvag.simulation.simulate import Simulator, default_outputs, to_dataset
@@ -80,16 +80,23 @@ def _chunks(n: int, workers: int) -> list[slice]:
 
 
 class _Progress:
-    """One-line progress bar reports, at most one per 5% of the runs."""
+    """One-line progress bar reports, at most one per 5% of the runs, to a callable; or a tqdm
+    bar when the caller gave none and a person watches (sdvag.progress)."""
 
-    def __init__(self, total: int, report: Callable[[str], None] | None, where: str):
-        self.total, self.report, self.done, self.shown = total, report, 0, -1
+    def __init__(self, total: int, report: Progress, where: str):
+        self.total, self.done, self.shown = total, 0, -1
+        self.report = report if callable(report) else None
+        self.bar = bar(total, report, f"{total} runs {where}")
         self.start = time.perf_counter()
-        if report:
-            report(f"running {total} runs {where}")
+        if self.report:
+            self.report(f"running {total} runs {where}")
 
     def add(self, count: int) -> None:
         self.done += count
+        if self.bar is not None:
+            self.bar.update(count)
+            if self.done >= self.total:
+                self.bar.close()
         step = self.done * 20 // self.total
         if not self.report or step == self.shown:
             return
@@ -143,7 +150,7 @@ def _dask(task, values, address, scenario, names, columns, progress: _Progress) 
 
 def run_ensemble(scenario: Scenario, names: list[str], values, columns: list[str] | None = None,
                  workers: int | None = None, scheduler: str | None = None,
-                 progress: Callable[[str], None] | None = None) -> xr.Dataset:
+                 progress: Progress = None) -> xr.Dataset:
     """Run `scenario` once per row of `values` (runs x parameters, in the order of `names`).
 
     Returns a Dataset with dimensions (run, time) for each column (default: the scenario's

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sdvag.errors import SdvagError, suggest
+from sdvag.model.shipped import locate
 from sdvag.model.xmile import XMILE_SUFFIXES, ModelInfo, Variable, read_model
 
 TOP_KEYS = ("model", "title", "description", "extends", "outputs", "sim", "constants",
-            "graphical", "inputs", "policies", "calibration")  # calibration: a record, not run
+            "graphical", "inputs", "policies", "allow_out_of_range",
+            "calibration")  # calibration: a record, not run
 SIM_KEYS = ("start", "stop", "dt", "save_step")
 POLICY_KINDS = ("step", "ramp")
 
@@ -53,6 +55,7 @@ class Scenario:
     inputs: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(default_factory=dict)
     policies: list[Policy] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # values allowed outside their <range>
 
     def describe(self) -> dict:
         """A plain, serialisable record of the scenario, kept with its results."""
@@ -114,8 +117,9 @@ class Checker:
     specification) into checked objects; `info`, the model names are checked against, may be
     set once the model is known."""
 
-    def __init__(self, source: str, info: ModelInfo | None = None):
+    def __init__(self, source: str, info: ModelInfo | None = None, allow_out_of_range: bool | None = None):
         self.source, self.info, self.problems = source, info, []
+        self.allow_out_of_range, self.warnings = allow_out_of_range, []
 
     def fail(self, key: str, message: str) -> None:
         self.problems.append(f"{self.source}: {key}: {message}")
@@ -148,9 +152,18 @@ class Checker:
         return var
 
     def in_range(self, key: str, var: Variable, value: float) -> None:
+        """A value outside the variable's <range>: refused, or (as a Stella slider's limits are
+        only a guide) a warning when out-of-range values are allowed; None: never allowed (the
+        bounds of a specification)."""
         if var.range is not None and not var.range[0] <= value <= var.range[1]:
-            self.fail(key, f"{value:g} is outside the range of {var.name!r} "
-                           f"[{var.range[0]:g}, {var.range[1]:g}]")
+            message = f"{value:g} is outside the range of {var.name!r} [{var.range[0]:g}, {var.range[1]:g}]"
+            if self.allow_out_of_range:
+                self.warnings.append(f"{self.source}: {key}: {message} (allowed)")
+            elif self.allow_out_of_range is None:
+                self.fail(key, message)
+            else:
+                self.fail(key, f"{message} (allow it with --allow-out-of-range or "
+                               f"`allow_out_of_range = true` in the scenario)")
 
     def table(self, key: str, value) -> dict:
         if not isinstance(value, dict):
@@ -216,8 +229,21 @@ def _series(ck: Checker, key: str, spec) -> tuple[tuple[float, ...], tuple[float
     return tuple(times), tuple(v for _, v in rows)
 
 
-def _check(raw: dict, info: ModelInfo, source: str) -> Scenario:
-    ck = Checker(source, info)
+def _constant(ck: Checker, key: str, name, value, sc: Scenario) -> None:
+    """One constant override, checked: a known constant, a number, inside its range."""
+    var = ck.variable(key, name, "constant")
+    num = ck.number(key, value)
+    if var is not None and num is not None:
+        ck.in_range(key, var, num)
+        sc.constants[var.name] = num
+
+
+def _check(raw: dict, info: ModelInfo, source: str, overrides: dict | None = None,
+           allow_out_of_range: bool = False) -> Scenario:
+    allow = raw.get("allow_out_of_range", False)
+    ck = Checker(source, info, allow_out_of_range=allow_out_of_range or allow is True)
+    if not isinstance(allow, bool):
+        ck.fail("allow_out_of_range", f"expected true or false, got {allow!r}")
     for key in raw:
         if key not in TOP_KEYS and key != "__file__":
             ck.fail(key, f"unknown key{suggest(key, TOP_KEYS)}")
@@ -245,12 +271,11 @@ def _check(raw: dict, info: ModelInfo, source: str) -> Scenario:
                                                * spec["dt"] - spec["save_step"]) > 1e-9 * spec["save_step"]:
         ck.fail("sim.save_step", f"must be a whole multiple of dt ({spec['dt']:g})")
     for name, value in ck.table("constants", raw.get("constants", {})).items():
-        key = f'constants."{name}"'
-        var = ck.variable(key, name, "constant")
-        num = ck.number(key, value)
-        if var is not None and num is not None:
-            ck.in_range(key, var, num)
-            sc.constants[var.name] = num
+        _constant(ck, f'constants."{name}"', name, value, sc)
+    given = Checker("--set", info, ck.allow_out_of_range)  # values from the command line, named so
+    given.problems, given.warnings = ck.problems, ck.warnings
+    for name, value in (overrides or {}).items():
+        _constant(given, f"{name}={value:g}" if isinstance(value, (int, float)) else str(name), name, value, sc)
     for name, value in ck.table("graphical", raw.get("graphical", {})).items():
         key = f'graphical."{name}"'
         var = ck.variable(key, name, "graphical")
@@ -312,15 +337,21 @@ def _check(raw: dict, info: ModelInfo, source: str) -> Scenario:
             sc.outputs.append(var.name)
     if ck.problems:
         raise ScenarioError(ck.problems)
+    sc.warnings = list(ck.warnings)
     return sc
 
 
-def load_scenario(target: str | Path, overrides: dict[str, object] | None = None) -> Scenario:
-    """A checked Scenario from a scenario file, or the defaults of a bare model file.
+def load_scenario(target: str | Path, overrides: dict[str, object] | None = None,
+                  allow_out_of_range: bool = False) -> Scenario:
+    """A checked Scenario from a scenario file, or the defaults of a bare model file; a bare
+    name is a shipped scenario or model (`tic_baseline`).
 
-    `overrides` are constant values (as from `--set NAME=VALUE`), checked like [constants].
+    `overrides` are constant values (as from `--set NAME=VALUE`), checked like [constants] and
+    named `--set` in messages. Values outside a variable's <range> are refused unless
+    `allow_out_of_range` (or the scenario's `allow_out_of_range = true`); then each is a warning
+    in `Scenario.warnings`.
     """
-    path = Path(target)
+    path = locate(target)
     if path.suffix.lower() in XMILE_SUFFIXES:
         raw: dict = {"model": str(path)}
         source = str(path)
@@ -336,6 +367,4 @@ def load_scenario(target: str | Path, overrides: dict[str, object] | None = None
             raise SdvagError(f"{path}: file not found")
         raise SdvagError(f"{path}: expected a scenario (.toml) or a model ({', '.join(XMILE_SUFFIXES)})")
     info = read_model(raw["model"])
-    if overrides:
-        raw["constants"] = {**raw.get("constants", {}), **overrides}
-    return _check(raw, info, source)
+    return _check(raw, info, source, overrides, allow_out_of_range)

@@ -166,6 +166,7 @@ def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: 
         "scenario": scenario.name,
         "scenario_title": scenario.title,
         "scenario_json": json.dumps(scenario.describe()),
+        "warnings": json.dumps(scenario.warnings),
         "outputs": json.dumps(scenario.outputs or default_outputs(info)),
         "time_settings": json.dumps(times),
         "versions": json.dumps({
@@ -185,20 +186,24 @@ def outputs_of(ds: xr.Dataset) -> list[str]:
     return [name for name in json.loads(ds.attrs.get("outputs", "[]")) if name in ds]
 
 
-def run(target: str | Path | Scenario, set: dict | None = None, progress: bool = False) -> xr.Dataset:
-    """Run a scenario file, a bare model file (on its defaults) or a Scenario; returns a Dataset."""
-    scenario = target if isinstance(target, Scenario) else load_scenario(target, set)
+def run(target: str | Path | Scenario, set: dict | None = None, progress: bool = False,
+        allow_out_of_range: bool = False) -> xr.Dataset:
+    """Run a scenario file, a bare model file (on its defaults), a shipped scenario or model by
+    name, or a Scenario; returns a Dataset. Values outside a <range> are refused unless
+    `allow_out_of_range` (then listed in the Dataset's `warnings` attribute)."""
+    scenario = target if isinstance(target, Scenario) else load_scenario(target, set, allow_out_of_range)
     if isinstance(target, Scenario) and set:
         raise SdvagError("pass overrides inside the Scenario, not with set=")
     return Simulator.for_model(scenario.model).run(scenario, progress=progress)
 
 
-def compare(targets, set: dict | None = None, report=None) -> xr.Dataset:
-    """Several runs side by side along a `scenario` dimension (outer join on time)."""
+def compare(targets, set: dict | None = None, report=None, allow_out_of_range: bool = False) -> xr.Dataset:
+    """Several runs side by side along a `scenario` dimension (outer join on time); runs of
+    different models keep their own variables (the `scenario_variables` attribute)."""
     targets = list(targets)
     if not targets:
         raise SdvagError("compare needs at least one scenario")
-    scenarios = [t if isinstance(t, Scenario) else load_scenario(t, set) for t in targets]
+    scenarios = [t if isinstance(t, Scenario) else load_scenario(t, set, allow_out_of_range) for t in targets]
     names = [s.name for s in scenarios]
     if len(frozenset(names)) != len(names):
         names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
@@ -220,5 +225,7 @@ def side_by_side(results: list[xr.Dataset], names: list[str]) -> xr.Dataset:
         outputs += [o for o in outputs_of(r) if o not in outputs]
     combined.attrs["outputs"] = json.dumps(outputs)
     combined.attrs["scenarios"] = json.dumps([r.attrs["scenario_json"] for r in results])
+    combined.attrs["scenario_variables"] = json.dumps({n: list(r.data_vars) for n, r in zip(names, results)})
+    combined.attrs["warnings"] = json.dumps([w for r in results for w in json.loads(r.attrs["warnings"])])
     combined.attrs.pop("scenario_json", None)
     return combined
