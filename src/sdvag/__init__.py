@@ -20,10 +20,13 @@ def __getattr__(name):
     if name in ("calibrate", "sensitivity", "loops", "knockout"):
         from sdvag import api
         return getattr(api, name)
+    if name == "explore":  # Panel: an optional extra, imported only here
+        from sdvag.explorer import explore
+        return explore
     raise AttributeError(f"module 'sdvag' has no attribute {name!r}")
 
 
 __all__ = ["SdvagError", "UnsupportedFeature", "Scenario", "load_scenario", "Simulator",
            "compare", "run", "stage_changes", "read_model", "calibrate", "sensitivity",
-           "loops", "knockout",
+           "loops", "knockout", "explore",
            "__version__"]

@@ -187,6 +187,11 @@ def cmd_export(args) -> None:
     _say(f"wrote {export(args.target, to=args.to, out=args.out)}")
 
 
+def cmd_explore(args) -> None:
+    from sdvag.explorer import serve
+    serve(args.targets, port=args.port, folder=args.folder, announce=lambda text: print(text, flush=True))
+
+
 def cmd_check(args) -> int:
     from sdvag.analysis.checks import check_targets, format_findings
     findings = check_targets(args.target, schema=args.schema, engine=args.engine_check, progress=_say)
@@ -253,6 +258,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a constant")
     p.add_argument("--out", metavar="DIR", help="write both runs (results.nc, results.csv) and overlay plots here")
     p.set_defaults(func=cmd_knockout)
+    p = sub.add_parser("explore", help="explore scenarios in the browser: sliders, live runs, bands, saving")
+    p.add_argument("targets", nargs="*", help="scenarios (.toml) or models to offer first (default: the shipped ones)")
+    p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--folder", default="explorer_saved", help="where Save writes (default: ./explorer_saved)")
+    p.set_defaults(func=cmd_explore)
     p = sub.add_parser("check", help="structural and behavioural checks of a model (or 'all')")
     p.add_argument("target", help="a model file, or 'all' for every shipped model")
     p.add_argument("--schema", metavar="XSD", help="validate against this XMILE schema too")

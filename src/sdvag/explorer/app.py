@@ -1,0 +1,237 @@
+"""The explorer's page (Panel, Bokeh plots): sliders by sector, scenario picker, live runs
+beside the base run, stage band, Monte Carlo band, saving; served locally or shown in Jupyter.
+
+Every callback goes through `_guarded`: a user error becomes a message on the page and the last
+good state stays; an unexpected error is logged on the server (never shown as a traceback) and
+the server keeps serving.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import socket
+import time
+from pathlib import Path
+
+import panel as pn
+from bokeh.models import ColumnDataSource, Label, Range1d
+from bokeh.plotting import figure
+
+from sdvag.errors import SdvagError
+from sdvag.explorer.save import save
+from sdvag.explorer.session import BAND_RUNS, Session, scenario_choices
+from sdvag.files import slug
+from sdvag.simulation.scenario import load_scenario
+
+LOG = logging.getLogger("sdvag.explorer")
+STAGE_COLOURS = ("#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1", "#d9d9d9")
+BAND_NOTE = (f"Monte Carlo band: {BAND_RUNS} runs of a Latin-hypercube sample, each marked constant "
+             f"uniform over its range, around the current settings; a small PySD ensemble run in "
+             f"this process (sdvag's vectorised engine is not available here).")
+
+
+class Explorer:
+    """One page: its widgets and its Session. Built afresh for every browser session."""
+
+    def __init__(self, targets=(), folder: str | Path = "explorer_saved"):
+        self.choices = scenario_choices(targets)
+        first = str(Path(targets[0]).resolve()) if targets else self.choices.get(
+            "tic_baseline", next(iter(self.choices.values()), None))
+        if first is None:
+            raise SdvagError("explore: no scenario given and no shipped scenarios found")
+        self.session = Session(first)
+        self.runs = 0
+        self.last_redraw = 0.0
+        self.message = pn.pane.Alert("", alert_type="light", visible=False, css_classes=["sdvag-message"])
+        self.picker = pn.widgets.Select(name="Scenario", options=self.choices, value=first,
+                                        css_classes=["sdvag-scenario"])
+        self.path_input = pn.widgets.TextInput(name="Or open a scenario or model file",
+                                               placeholder="path/to/scenario.toml")
+        self.typed = pn.widgets.TextInput(name="Set a constant exactly (NAME = VALUE)",
+                                          placeholder="Land Supply = 800", css_classes=["sdvag-typed"])
+        self.uncertain = pn.widgets.MultiChoice(name="Uncertain constants", options=[])
+        self.band_toggle = pn.widgets.Checkbox(name="Monte Carlo band (5-95%, 25-75%)",
+                                               css_classes=["sdvag-band"])
+        self.folder = pn.widgets.TextInput(name="Save in folder", value=str(Path(folder).resolve()),
+                                           css_classes=["sdvag-folder"])
+        self.name = pn.widgets.TextInput(name="Saved scenario name", css_classes=["sdvag-name"])
+        self.save_button = pn.widgets.Button(name="Save scenario, runs and plots", button_type="primary",
+                                             css_classes=["sdvag-save"])
+        self.sliders = pn.Column()
+        self.plots = pn.pane.Bokeh(sizing_mode="stretch_width")
+        self.readout = pn.pane.HTML(sizing_mode="stretch_width")
+        self.picker.param.watch(lambda e: self._guarded(self._pick, e.new, e.old), "value")
+        self.path_input.param.watch(lambda e: e.new and self._guarded(self._pick, e.new, None), "value")
+        self.typed.param.watch(lambda e: e.new and self._guarded(self._type, e.new), "value")
+        self.uncertain.param.watch(lambda e: self._guarded(self._band), "value")
+        self.band_toggle.param.watch(lambda e: self._guarded(self._band), "value")
+        self.save_button.on_click(lambda e: self._guarded(self._save))
+        self._rebuild()
+
+    # -- callbacks -------------------------------------------------------------------------
+    def _guarded(self, action, *args) -> None:
+        try:
+            action(*args)
+        except SdvagError as exc:
+            self._say(str(exc), "danger")
+        except Exception as exc:  # never a traceback on the page; the server keeps serving
+            LOG.exception("explorer callback failed")
+            self._say(f"internal error ({type(exc).__name__}); the last good state is kept", "danger")
+
+    def _say(self, text: str, kind: str = "success") -> None:
+        self.message.object = html.escape(text).replace("\n", "<br>")
+        self.message.alert_type = kind
+        self.message.visible = True
+
+    def _pick(self, target: str, previous: str | None) -> None:
+        try:
+            self.session.load(target)
+        except SdvagError:
+            if previous is not None:  # show the scenario still loaded
+                self.picker.param.update(value=previous)
+            raise
+        self._rebuild()
+        self._say(f"loaded {self.session.base.name}")
+
+    def _type(self, text: str) -> None:
+        name, sep, value = text.partition("=")
+        if not sep:
+            raise SdvagError(f"{text!r}: expected NAME = VALUE")
+        found = next((s for s in self.session.slider_names() if s.lower() == name.strip().lower()), name.strip())
+        self.session.set(found, value.strip())
+        self._sync_sliders()
+        self._redraw()
+        self._say(f"{found} = {self.session.values[found]:g}")
+
+    def _move(self, widget, name: str, value: float) -> None:
+        try:
+            self.session.set(name, value)
+        except SdvagError:  # put the slider back where the shown run has it
+            widget.value = self.session.scenario().constants.get(name, widget.value)
+            raise
+        self._redraw()
+        self.message.visible = False
+
+    def _band(self) -> None:
+        self.session.band(list(self.uncertain.value) if self.band_toggle.value else [])
+        self._redraw()
+
+    def _save(self) -> None:
+        written = save(self.session, self.folder.value, self.name.value.strip())
+        self._say("saved " + ", ".join(str(p) for p in written))
+
+    # -- drawing ---------------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        """Widgets for the loaded scenario: sliders by sector, uncertain-constant choices."""
+        s = self.session
+        cards = []
+        for sector in dict.fromkeys(sl.sector for sl in s.sliders):
+            widgets = []
+            for sl in (x for x in s.sliders if x.sector == sector):
+                w = pn.widgets.FloatSlider(
+                    name=f"{sl.name} ({sl.units})" if sl.units else sl.name, start=sl.low, end=sl.high,
+                    value=sl.value, step=(sl.high - sl.low) / 100, format="0[.]000",
+                    description=f"{sl.units or 'no units'}. {sl.doc}", css_classes=["sdvag-slider", f"sdvag-{slug(sl.name)}"],
+                    sizing_mode="stretch_width")
+                w.param.watch(lambda e, n=sl.name, w=w: self._guarded(self._move, w, n, e.new), "value_throttled")
+                widgets.append(w)
+            cards.append(pn.Card(*widgets, title=sector, collapsed=len(cards) > 0, sizing_mode="stretch_width"))
+        if s.unranged:
+            cards.append(pn.pane.Markdown(f"Constants without a `<range>` (set them in a scenario file): "
+                                          f"{', '.join(s.unranged)}"))
+        self.sliders.objects = cards
+        self.uncertain.param.update(options=s.slider_names(), value=list(s.band_names))
+        self.name.value = f"{s.base.name}_explored"
+        self._redraw()
+
+    def _sync_sliders(self) -> None:
+        for card in self.sliders.objects:
+            for w in getattr(card, "objects", []):
+                name = next((sl.name for sl in self.session.sliders if f"sdvag-{slug(sl.name)}" in w.css_classes), None)
+                if name in self.session.values:
+                    w.value = self.session.values[name]
+
+    def _redraw(self) -> None:
+        started = time.perf_counter()
+        s = self.session
+        base, current, band = s.base_run, s.current_run, s.band_data
+        t0, t1 = float(current["time"][0]), float(current["time"][-1])
+        x_range = Range1d(t0, t1)
+        figures = []
+        for output in s.plotted():
+            units = current[output].attrs.get("units", "")
+            fig = figure(height=210, sizing_mode="stretch_width", x_range=x_range, title=output,
+                         y_axis_label=units, tools="pan,wheel_zoom,box_zoom,reset,hover", toolbar_location="right")
+            if band is not None and output in band:
+                q = band[output]
+                src = ColumnDataSource({"t": q["time"].values, **{f"p{p}": q.sel(percentile=p).values
+                                                                   for p in (5, 25, 75, 95)}})
+                fig.varea("t", "p5", "p95", source=src, color="#9ecae1", alpha=0.5, legend_label="5-95%")
+                fig.varea("t", "p25", "p75", source=src, color="#4292c6", alpha=0.5, legend_label="25-75%")
+            fig.line(base["time"].values, base[output].values, color="#888888", line_dash="dashed",
+                     line_width=2, legend_label=f"base: {s.base.name}")
+            fig.line(current["time"].values, current[output].values, color="#d6604d", line_width=2.5,
+                     legend_label="current")
+            fig.legend.location = "top_left"
+            fig.legend.label_text_font_size = "8pt"
+            figures.append(fig)
+        stages = s.stages()
+        if stages:
+            fig = figure(height=90, sizing_mode="stretch_width", x_range=x_range, y_range=Range1d(0, 1),
+                         title="Evolution stages (current run)", tools="", toolbar_location=None)
+            fig.yaxis.visible = False
+            fig.ygrid.visible = False
+            for start, end, code, label in stages:
+                fig.quad(left=start, right=end, bottom=0, top=1, color=STAGE_COLOURS[code % len(STAGE_COLOURS)])
+                fig.add_layout(Label(x=start, y=0.35, text=f" {code}: {label}", text_font_size="8pt"))
+            fig.xaxis.axis_label = current["time"].attrs.get("units", "time")
+            figures.append(fig)
+        from bokeh.layouts import column
+        self.plots.object = column(*figures, sizing_mode="stretch_width")
+        self.runs += 1
+        finals = s.finals()
+        rows = "".join(
+            f'<tr data-name="{html.escape(o)}" data-value="{v!r}"><td>{html.escape(o)}</td>'
+            f'<td style="text-align:right">{v:,.4g}</td><td>{html.escape(current[o].attrs.get("units", ""))}</td></tr>'
+            for o, v in finals.items())
+        changed = ", ".join(f"{k} = {v:g}" for k, v in s.values.items()) or "none"
+        self.readout.object = (
+            f'<div id="sdvag-finals" data-run="{self.runs}" data-scenario="{html.escape(s.base.name)}">'
+            f"<b>Final values, {t1:g}</b> ({html.escape(s.base.name)}; changed: {html.escape(changed)})"
+            f"<table>{rows}</table></div>")
+        self.last_redraw = time.perf_counter() - started
+
+    def view(self):
+        sidebar = pn.Column(
+            "## sdvag explorer", self.picker, self.path_input, self.typed, self.sliders,
+            pn.pane.Markdown("### Uncertainty"), self.uncertain, self.band_toggle,
+            pn.pane.Markdown(BAND_NOTE, styles={"font-size": "85%"}),
+            pn.pane.Markdown("### Save"), self.folder, self.name, self.save_button, width=380)
+        return pn.Row(sidebar, pn.Column(self.message, self.readout, self.plots, sizing_mode="stretch_width"),
+                      sizing_mode="stretch_width")
+
+
+def explore(*targets, folder: str | Path = "explorer_saved"):
+    """The explorer as a Panel object: display it in a Jupyter notebook (or `.servable()` it)."""
+    pn.extension()
+    return Explorer(targets, folder).view()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(targets=(), port: int | None = None, folder: str | Path = "explorer_saved",
+          address: str = "127.0.0.1", announce=print) -> None:
+    """Serve the explorer on `address:port` (a free port by default) until interrupted."""
+    for target in targets:  # refuse a bad file here, in one line, before serving anything
+        load_scenario(target)
+    port = port or free_port()
+    server = pn.serve({"/": lambda: Explorer(targets, folder).view()}, port=port, address=address,
+                      websocket_origin=[f"{address}:{port}", f"localhost:{port}"], show=False,
+                      start=False, title="sdvag explorer")
+    announce(f"sdvag explorer at http://{address}:{port}/ (Ctrl-C to stop)")
+    server.start()
+    server.io_loop.start()
