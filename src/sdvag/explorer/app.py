@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import panel as pn
-from bokeh.models import ColumnDataSource, Label, Range1d
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, LabelSet, Range1d
 from bokeh.plotting import figure
 
 from sdvag.errors import SdvagError
@@ -79,7 +80,7 @@ class Explorer:
             self._say(f"internal error ({type(exc).__name__}); the last good state is kept", "danger")
 
     def _say(self, text: str, kind: str = "success") -> None:
-        self.message.object = html.escape(text).replace("\n", "<br>")
+        self.message.object = f'<div id="sdvag-message">{html.escape(text).replace(chr(10), "<br>")}</div>'
         self.message.alert_type = kind
         self.message.visible = True
 
@@ -131,74 +132,88 @@ class Explorer:
                 w = pn.widgets.FloatSlider(
                     name=f"{sl.name} ({sl.units})" if sl.units else sl.name, start=sl.low, end=sl.high,
                     value=sl.value, step=(sl.high - sl.low) / 100, format="0[.]000",
-                    description=f"{sl.units or 'no units'}. {sl.doc}", css_classes=["sdvag-slider", f"sdvag-{slug(sl.name)}"],
-                    sizing_mode="stretch_width")
+                    css_classes=["sdvag-slider", f"sdvag-{slug(sl.name)}"], sizing_mode="stretch_width")
                 w.param.watch(lambda e, n=sl.name, w=w: self._guarded(self._move, w, n, e.new), "value_throttled")
-                widgets.append(w)
-            cards.append(pn.Card(*widgets, title=sector, collapsed=len(cards) > 0, sizing_mode="stretch_width"))
+                widgets.append(pn.Row(w, pn.widgets.TooltipIcon(value=f"{sl.units or 'no units'}. {sl.doc}"),
+                                      sizing_mode="stretch_width"))
+            cards.append(pn.Card(*widgets, title=sector, sizing_mode="stretch_width"))
         if s.unranged:
             cards.append(pn.pane.Markdown(f"Constants without a `<range>` (set them in a scenario file): "
                                           f"{', '.join(s.unranged)}"))
         self.sliders.objects = cards
         self.uncertain.param.update(options=s.slider_names(), value=list(s.band_names))
         self.name.value = f"{s.base.name}_explored"
+        self._plots()
         self._redraw()
 
     def _sync_sliders(self) -> None:
         for card in self.sliders.objects:
-            for w in getattr(card, "objects", []):
+            for w in (row[0] for row in getattr(card, "objects", [])):
                 name = next((sl.name for sl in self.session.sliders if f"sdvag-{slug(sl.name)}" in w.css_classes), None)
                 if name in self.session.values:
                     w.value = self.session.values[name]
 
-    def _redraw(self) -> None:
-        started = time.perf_counter()
+    def _plots(self) -> None:
+        """Bokeh figures for the loaded scenario's outputs and stages; `_redraw` then only
+        replaces their data, so a slider move sends numbers to the browser, not new figures."""
         s = self.session
-        base, current, band = s.base_run, s.current_run, s.band_data
-        t0, t1 = float(current["time"][0]), float(current["time"][-1])
-        x_range = Range1d(t0, t1)
+        t = s.base_run["time"]
+        x_range = Range1d(float(t[0]), float(t[-1]))
+        self.sources = {}
         figures = []
         for output in s.plotted():
-            units = current[output].attrs.get("units", "")
-            fig = figure(height=210, sizing_mode="stretch_width", x_range=x_range, title=output,
-                         y_axis_label=units, tools="pan,wheel_zoom,box_zoom,reset,hover", toolbar_location="right")
-            if band is not None and output in band:
-                q = band[output]
-                src = ColumnDataSource({"t": q["time"].values, **{f"p{p}": q.sel(percentile=p).values
-                                                                   for p in (5, 25, 75, 95)}})
-                fig.varea("t", "p5", "p95", source=src, color="#9ecae1", alpha=0.5, legend_label="5-95%")
-                fig.varea("t", "p25", "p75", source=src, color="#4292c6", alpha=0.5, legend_label="25-75%")
-            fig.line(base["time"].values, base[output].values, color="#888888", line_dash="dashed",
+            fig = figure(height=200, sizing_mode="stretch_width", x_range=x_range, title=output,
+                         y_axis_label=s.base_run[output].attrs.get("units", ""),
+                         tools="pan,wheel_zoom,box_zoom,reset,hover", toolbar_location="right")
+            band = self.sources[f"band:{output}"] = ColumnDataSource({k: [] for k in ("t", "p5", "p25", "p75", "p95")})
+            fig.varea("t", "p5", "p95", source=band, color="#9ecae1", alpha=0.5, legend_label="5-95%")
+            fig.varea("t", "p25", "p75", source=band, color="#4292c6", alpha=0.5, legend_label="25-75%")
+            fig.line(t.values, s.base_run[output].values, color="#888888", line_dash="dashed",
                      line_width=2, legend_label=f"base: {s.base.name}")
-            fig.line(current["time"].values, current[output].values, color="#d6604d", line_width=2.5,
-                     legend_label="current")
+            self.sources[output] = ColumnDataSource({"t": [], "y": []})
+            fig.line("t", "y", source=self.sources[output], color="#d6604d", line_width=2.5, legend_label="current")
             fig.legend.location = "top_left"
             fig.legend.label_text_font_size = "8pt"
             figures.append(fig)
-        stages = s.stages()
-        if stages:
+        if s.stages():
             fig = figure(height=90, sizing_mode="stretch_width", x_range=x_range, y_range=Range1d(0, 1),
                          title="Evolution stages (current run)", tools="", toolbar_location=None)
             fig.yaxis.visible = False
             fig.ygrid.visible = False
-            for start, end, code, label in stages:
-                fig.quad(left=start, right=end, bottom=0, top=1, color=STAGE_COLOURS[code % len(STAGE_COLOURS)])
-                fig.add_layout(Label(x=start, y=0.35, text=f" {code}: {label}", text_font_size="8pt"))
-            fig.xaxis.axis_label = current["time"].attrs.get("units", "time")
+            stages = self.sources["stages"] = ColumnDataSource({k: [] for k in ("left", "right", "colour", "label")})
+            fig.quad(left="left", right="right", bottom=0, top=1, color="colour", source=stages)
+            fig.add_layout(LabelSet(x="left", y=0.35, text="label", source=stages, text_font_size="8pt"))
+            fig.xaxis.axis_label = t.attrs.get("units", "time")
             figures.append(fig)
-        from bokeh.layouts import column
         self.plots.object = column(*figures, sizing_mode="stretch_width")
+
+    def _redraw(self) -> None:
+        """The current run, the band and the stages into the figures; the readout of finals."""
+        started = time.perf_counter()
+        s = self.session
+        current, band = s.current_run, s.band_data
+        for output in s.plotted():
+            self.sources[output].data = {"t": current["time"].values, "y": current[output].values}
+            q = band[output] if band is not None and output in band else None
+            self.sources[f"band:{output}"].data = {
+                "t": [] if q is None else q["time"].values,
+                **{f"p{p}": [] if q is None else q.sel(percentile=p).values for p in (5, 25, 75, 95)}}
+        if "stages" in self.sources:
+            stages = s.stages()
+            self.sources["stages"].data = {
+                "left": [a for a, _, _, _ in stages], "right": [b for _, b, _, _ in stages],
+                "colour": [STAGE_COLOURS[code % len(STAGE_COLOURS)] for _, _, code, _ in stages],
+                "label": [f" {code}: {label}" for _, _, code, label in stages]}
         self.runs += 1
-        finals = s.finals()
         rows = "".join(
             f'<tr data-name="{html.escape(o)}" data-value="{v!r}"><td>{html.escape(o)}</td>'
             f'<td style="text-align:right">{v:,.4g}</td><td>{html.escape(current[o].attrs.get("units", ""))}</td></tr>'
-            for o, v in finals.items())
+            for o, v in s.finals().items())
         changed = ", ".join(f"{k} = {v:g}" for k, v in s.values.items()) or "none"
         self.readout.object = (
             f'<div id="sdvag-finals" data-run="{self.runs}" data-scenario="{html.escape(s.base.name)}">'
-            f"<b>Final values, {t1:g}</b> ({html.escape(s.base.name)}; changed: {html.escape(changed)})"
-            f"<table>{rows}</table></div>")
+            f"<b>Final values, {float(current['time'][-1]):g}</b> ({html.escape(s.base.name)}; "
+            f"changed: {html.escape(changed)})<table>{rows}</table></div>")
         self.last_redraw = time.perf_counter() - started
 
     def view(self):
@@ -217,6 +232,17 @@ def explore(*targets, folder: str | Path = "explorer_saved"):
     return Explorer(targets, folder).view()
 
 
+def page(targets, folder):
+    """A new page for a browser session, or a one-line message if it cannot be built."""
+    try:
+        return Explorer(targets, folder).view()
+    except SdvagError as exc:
+        return pn.pane.Alert(html.escape(str(exc)), alert_type="danger")
+    except Exception as exc:  # never a traceback on the page
+        LOG.exception("explorer page failed")
+        return pn.pane.Alert(f"internal error ({type(exc).__name__}); see the server's log", alert_type="danger")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -229,7 +255,7 @@ def serve(targets=(), port: int | None = None, folder: str | Path = "explorer_sa
     for target in targets:  # refuse a bad file here, in one line, before serving anything
         load_scenario(target)
     port = port or free_port()
-    server = pn.serve({"/": lambda: Explorer(targets, folder).view()}, port=port, address=address,
+    server = pn.serve({"/": lambda: page(targets, folder)}, port=port, address=address,
                       websocket_origin=[f"{address}:{port}", f"localhost:{port}"], show=False,
                       start=False, title="sdvag explorer")
     announce(f"sdvag explorer at http://{address}:{port}/ (Ctrl-C to stop)")
