@@ -99,6 +99,7 @@ class Explorer:
         if not sep:
             raise SdvagError(f"{text!r}: expected NAME = VALUE")
         found = next((s for s in self.session.slider_names() if s.lower() == name.strip().lower()), name.strip())
+        self.typed.value = ""  # ready for the next value, even the same one again
         self.session.set(found, value.strip())
         self._sync_sliders()
         self._redraw()
@@ -166,14 +167,17 @@ class Explorer:
                          y_axis_label=s.base_run[output].attrs.get("units", ""),
                          tools="pan,wheel_zoom,box_zoom,reset,hover", toolbar_location="right")
             band = self.sources[f"band:{output}"] = ColumnDataSource({k: [] for k in ("t", "p5", "p25", "p75", "p95")})
-            fig.varea("t", "p5", "p95", source=band, color="#9ecae1", alpha=0.5, legend_label="5-95%")
-            fig.varea("t", "p25", "p75", source=band, color="#4292c6", alpha=0.5, legend_label="25-75%")
-            fig.line(t.values, s.base_run[output].values, color="#888888", line_dash="dashed",
-                     line_width=2, legend_label=f"base: {s.base.name}")
+            fig.varea("t", "p5", "p95", source=band, color="#9ecae1", alpha=0.5)
+            fig.varea("t", "p25", "p75", source=band, color="#4292c6", alpha=0.5)
+            first = not figures  # one legend, on the first plot
+            fig.line(t.values, s.base_run[output].values, color="#888888", line_dash="dashed", line_width=2,
+                     **({"legend_label": f"base: {s.base.name}"} if first else {}))
             self.sources[output] = ColumnDataSource({"t": [], "y": []})
-            fig.line("t", "y", source=self.sources[output], color="#d6604d", line_width=2.5, legend_label="current")
-            fig.legend.location = "top_left"
-            fig.legend.label_text_font_size = "8pt"
+            fig.line("t", "y", source=self.sources[output], color="#d6604d", line_width=2.5,
+                     **({"legend_label": "current"} if first else {}))
+            if first:
+                fig.legend.location = "top_left"
+                fig.legend.label_text_font_size = "8pt"
             figures.append(fig)
         if s.stages():
             fig = figure(height=90, sizing_mode="stretch_width", x_range=x_range, y_range=Range1d(0, 1),
@@ -220,7 +224,8 @@ class Explorer:
         sidebar = pn.Column(
             "## sdvag explorer", self.picker, self.path_input, self.typed, self.sliders,
             pn.pane.Markdown("### Uncertainty"), self.uncertain, self.band_toggle,
-            pn.pane.Markdown(BAND_NOTE, styles={"font-size": "85%"}),
+            pn.pane.Markdown(BAND_NOTE + " Light blue: 5-95% of the runs; dark blue: 25-75%.",
+                             styles={"font-size": "85%"}),
             pn.pane.Markdown("### Save"), self.folder, self.name, self.save_button, width=380)
         return pn.Row(sidebar, pn.Column(self.message, self.readout, self.plots, sizing_mode="stretch_width"),
                       sizing_mode="stretch_width")
