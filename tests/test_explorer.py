@@ -114,3 +114,15 @@ def test_page_shows_messages_not_tracebacks(tmp_path):
     assert "Traceback" not in explorer.message.object
     missing = page([tmp_path / "missing.toml"], tmp_path)
     assert "file not found" in missing.object
+
+
+def test_explore_gives_a_panel_object_for_jupyter_and_the_cli_refuses_a_busy_port(tmp_path):
+    pn = pytest.importorskip("panel")
+    assert isinstance(sdvag.explore(MODEL, folder=tmp_path), pn.layout.Row)
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        done = cli("explore", MODEL, "--port", busy.getsockname()[1], cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith("error: cannot serve on 127.0.0.1:"), done.stderr
+    assert "Traceback" not in done.stderr

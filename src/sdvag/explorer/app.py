@@ -260,9 +260,12 @@ def serve(targets=(), port: int | None = None, folder: str | Path = "explorer_sa
     for target in targets:  # refuse a bad file here, in one line, before serving anything
         load_scenario(target)
     port = port or free_port()
-    server = pn.serve({"/": lambda: page(targets, folder)}, port=port, address=address,
-                      websocket_origin=[f"{address}:{port}", f"localhost:{port}"], show=False,
-                      start=False, title="sdvag explorer")
+    try:
+        server = pn.serve({"/": lambda: page(targets, folder)}, port=port, address=address,
+                          websocket_origin=[f"{address}:{port}", f"localhost:{port}"], show=False,
+                          start=False, title="sdvag explorer")
+    except OSError as exc:
+        raise SdvagError(f"cannot serve on {address}:{port}: {exc.strerror or exc}") from None
     announce(f"sdvag explorer at http://{address}:{port}/ (Ctrl-C to stop)")
     server.start()
     server.io_loop.start()
