@@ -1,5 +1,6 @@
 """The explorer's logic without a browser: sectors from the diagram, checked moves that keep the
 last good state, Monte Carlo bands, and saved scenarios that `sdvag run` reproduces."""
+import importlib.util
 import math
 import tomllib
 
@@ -112,6 +113,10 @@ def test_page_shows_messages_not_tracebacks(tmp_path):
     explorer._guarded(lambda: 1 / 0)
     assert "internal error (ZeroDivisionError)" in explorer.message.object
     assert "Traceback" not in explorer.message.object
+    if importlib.util.find_spec("simlin"):
+        logistic = Explorer([FIXTURES / "logistic_loops.xmile"], folder=tmp_path)
+        logistic.loops_toggle.value = True
+        assert "<td>R</td><td>R1 Growth</td>" in logistic.loop_table.object
     missing = page([tmp_path / "missing.toml"], tmp_path)
     assert "file not found" in missing.object
 
@@ -126,3 +131,17 @@ def test_explore_gives_a_panel_object_for_jupyter_and_the_cli_refuses_a_busy_por
         done = cli("explore", MODEL, "--port", busy.getsockname()[1], cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.startswith("error: cannot serve on 127.0.0.1:"), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_loop_dominance_of_the_current_run(tmp_path):
+    pytest.importorskip("simlin")
+    # logistic growth: the reinforcing loop dominates until the population reaches half the
+    # capacity (ln(K/P0 - 1)/r = ln(99)/0.8 = 5.7 years in continuous time; Euler's dt of 1/16
+    # crosses a little later), the balancing one after
+    session = Session(FIXTURES / "logistic_loops.xmile")
+    (r_start, r_end, r_loops, r_pol), (b_start, b_end, b_loops, b_pol) = session.loop_dominance()
+    assert (r_loops, r_pol, b_loops, b_pol) == ("R1 Growth", "R", "B1 Crowding", "B")
+    assert b_start == pytest.approx(math.log(99) / 0.8, abs=0.25) and b_start - r_end < 0.1
+    session.set("Maximum Growth Rate", 1.6)  # twice as fast: the switch comes in half the time
+    (_, r_end, _, _), (b_start, _, _, _) = session.loop_dominance()
+    assert b_start == pytest.approx(math.log(99) / 1.6, abs=0.25) and b_start - r_end < 0.1

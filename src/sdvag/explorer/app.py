@@ -53,6 +53,9 @@ class Explorer:
         self.uncertain = pn.widgets.MultiChoice(name="Uncertain constants", options=[])
         self.band_toggle = pn.widgets.Checkbox(name="Monte Carlo band (5-95%, 25-75%)",
                                                css_classes=["sdvag-band"])
+        self.loops_toggle = pn.widgets.Checkbox(name="Loop dominance of the current run (Simlin)",
+                                                css_classes=["sdvag-loops"])
+        self.loop_table = pn.pane.HTML(sizing_mode="stretch_width", visible=False)
         self.folder = pn.widgets.TextInput(name="Save in folder", value=str(Path(folder).resolve()),
                                            css_classes=["sdvag-folder"])
         self.name = pn.widgets.TextInput(name="Saved scenario name", css_classes=["sdvag-name"])
@@ -66,6 +69,7 @@ class Explorer:
         self.typed.param.watch(lambda e: e.new and self._guarded(self._type, e.new), "value")
         self.uncertain.param.watch(lambda e: self._guarded(self._band), "value")
         self.band_toggle.param.watch(lambda e: self._guarded(self._band), "value")
+        self.loops_toggle.param.watch(lambda e: self._guarded(self._show_loops), "value")
         self.save_button.on_click(lambda e: self._guarded(self._save))
         self._rebuild()
 
@@ -117,6 +121,17 @@ class Explorer:
     def _band(self) -> None:
         self.session.band(list(self.uncertain.value) if self.band_toggle.value else [])
         self._redraw()
+
+    def _show_loops(self) -> None:
+        """The dominant loops by period (the engine extra), when ticked; after every change."""
+        self.loop_table.visible = self.loops_toggle.value
+        if not self.loops_toggle.value:
+            return
+        rows = "".join(f"<tr><td>{a:g}</td><td>{b:g}</td><td>{html.escape(p)}</td><td>{html.escape(loops)}</td></tr>"
+                       for a, b, loops, p in self.session.loop_dominance())
+        self.loop_table.object = ("<b>Dominant loops</b> (Loops That Matter; feedback subsystems of more "
+                                  "than one loop)<table><tr><th>from</th><th>to</th><th>polarity</th>"
+                                  f"<th>loops</th></tr>{rows}</table>")
 
     def _save(self) -> None:
         written = save(self.session, self.folder.value, self.name.value.strip())
@@ -219,6 +234,7 @@ class Explorer:
             f"<b>Final values, {float(current['time'][-1]):g}</b> ({html.escape(s.base.name)}; "
             f"changed: {html.escape(changed)})<table>{rows}</table></div>")
         self.last_redraw = time.perf_counter() - started
+        self._show_loops()
 
     def view(self):
         sidebar = pn.Column(
@@ -226,8 +242,8 @@ class Explorer:
             pn.pane.Markdown("### Uncertainty"), self.uncertain, self.band_toggle,
             pn.pane.Markdown(BAND_NOTE + " Light blue: 5-95% of the runs; dark blue: 25-75%.",
                              styles={"font-size": "85%"}),
-            pn.pane.Markdown("### Save"), self.folder, self.name, self.save_button, width=380)
-        return pn.Row(sidebar, pn.Column(self.message, self.readout, self.plots, sizing_mode="stretch_width"),
+            self.loops_toggle, pn.pane.Markdown("### Save"), self.folder, self.name, self.save_button, width=380)
+        return pn.Row(sidebar, pn.Column(self.message, self.readout, self.plots, self.loop_table, sizing_mode="stretch_width"),
                       sizing_mode="stretch_width")
 
 

@@ -122,6 +122,19 @@ class Session:
         self.band_names, self.band_data = list(names), result.bands()
         return self.band_data
 
+    def loop_dominance(self) -> list[tuple[float, float, str, str]]:
+        """(start, end, dominant loops, their polarity) in the current run, by Loops That Matter
+        (computed by Simlin, the engine extra), in the feedback subsystems of more than one loop."""
+        from sdvag.analysis.loops import available, loops
+        if not available():
+            raise SdvagError('loop dominance needs Simlin: pip install -e ".[engine]"')
+        result = loops(self.scenario())
+        names = dict(zip(result.loops["id"], result.loops["name"]))
+        size = result.loops.groupby("partition")["id"].count()
+        rows = result.dominance[result.dominance["partition"].map(size) > 1]
+        return [(float(r.start), float(r.end), ", ".join(f"{i} {names[i]}" for i in r.loops), r.polarity)
+                for r in rows.itertuples()]
+
     def plotted(self) -> list[str]:
         """The key outputs drawn as lines (the stage indicator is drawn as a band instead)."""
         return [o for o in self.outputs if o != STAGE_VARIABLE]
