@@ -120,7 +120,7 @@ def test_explorer_in_chromium(server):
             assert shown != vic
 
             page.locator(".sdvag-save button").click()
-            wait_for(page, lambda p: "saved" in message.inner_text())
+            wait_for(page, lambda p: "saved" in message.inner_text() and message.is_visible())
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=os.environ.get("SDVAG_EXPLORER_SCREENSHOT", str(folder / "explorer.png")),
                             full_page=False)
