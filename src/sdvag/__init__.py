@@ -24,7 +24,10 @@ def __getattr__(name):
     if name in _LAZY:
         import importlib
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "explore":  # Panel: an optional extra, imported only here
+        from sdvag.explorer import explore
+        return explore
     raise AttributeError(f"module 'sdvag' has no attribute {name!r}")
 
 
-__all__ = ["SdvagError", "UnsupportedFeature", *_LAZY, "__version__"]
+__all__ = ["SdvagError", "UnsupportedFeature", *_LAZY, "explore", "__version__"]

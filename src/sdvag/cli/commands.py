@@ -273,3 +273,6 @@ def cmd_check(args) -> int:
     return 1 if any(f.status == "fail" for f in findings) else 0
 
 
+def cmd_explore(args) -> None:
+    from sdvag.explorer import serve
+    serve(args.targets, port=args.port, folder=args.folder, announce=lambda text: print(text, flush=True))

@@ -196,6 +196,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--loop", action="append", metavar="NAME", help="cut a named loop (R1, or its name) at one link")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="change a constant (repeatable)")
     p.add_argument("--out", metavar="DIR", help="write both runs (results.nc, results.csv) and overlay plots here")
+
+    p = _command(sub, "explore", commands.cmd_explore,
+                 "explore scenarios in the browser: sliders, live runs, Monte Carlo bands, stages, saving",
+                 ["sdvag explore tic_baseline vic_baseline", "sdvag explore my_model.xmile --port 5006"])
+    p.add_argument("targets", nargs="*", help="scenarios or models to offer first (default: the shipped ones)")
+    p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--folder", default="explorer_saved", help="where Save writes (default: ./explorer_saved)")
     return top
 
 

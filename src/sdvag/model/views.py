@@ -122,6 +122,30 @@ def read_view(info: ModelInfo):
     return view, found, by_uid, named
 
 
+def sector_boxes(view) -> list[tuple[str, Box]]:
+    """(name, box) of every sector (<group>) drawn on the view."""
+    return [(g.get("name", ""), (number(g, "x", 0), number(g, "y", 0),
+                                 number(g, "x", 0) + number(g, "width", 0), number(g, "y", 0) + number(g, "height", 0)))
+            for g in children(view, "group")]
+
+
+def sectors(info: ModelInfo) -> dict[str, str]:
+    """The sector of each variable drawn inside one: {variable name: sector name}, for grouping
+    a model's constants as its modeller grouped them (empty for a model without a diagram)."""
+    try:
+        view, _, _, named = read_view(info)
+    except SdvagError:
+        return {}
+    found = {}
+    for name, var in info.variables.items():
+        shape = named.get(canonical(name))
+        for sector, box in sector_boxes(view) if shape is not None else []:
+            if inside((shape.x, shape.y), box, slack=0):
+                found[name] = sector
+                break
+    return found
+
+
 def connectors(view, named: dict[str, Shape], by_uid: dict[str, Shape]):
     """(start shape, end shape, connector element) of every connector whose two ends are drawn."""
     found = []

@@ -12,9 +12,7 @@ or neither.
 from __future__ import annotations
 
 import io
-import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,61 +20,22 @@ import numpy as np
 from sdvag.analysis.calibration import STATUS_MARKERS
 from sdvag.analysis.fitstats import STATISTICS
 from sdvag.files import atomic_write, output_set
+from sdvag.report.scenario_file import relative_to, scenario_lines, toml_table
 
 LOG_SPAN = 100   # plot a series on a log scale when it spans more than this factor
-
-
-def _value(v) -> str:
-    """A TOML value: strings, booleans, numbers (full precision; nan and inf), lists, tables."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        return ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")) if not math.isfinite(v) else repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
-def _key(name: str) -> str:
-    return name if name.replace("_", "").isalnum() and name.isascii() else json.dumps(name)
-
-
-def _table(header: str, items: dict) -> list[str]:
-    return ["", header, *(f"{_key(k)} = {_value(v)}" for k, v in items.items())]
 
 
 def scenario_toml(result, folder: Path) -> str:
     """The calibrated scenario as TOML text, with paths relative to `folder`."""
     spec, sc = result.spec, result.scenario
-    rel = lambda p: Path(os.path.relpath(Path(p).resolve(), folder.resolve())).as_posix()  # noqa: E731
+    rel = relative_to(folder)
     how = (f"python -m sdvag calibrate {rel(spec.path)} --method {result.method}"
            + ("" if result.seed is None else f" --seed {result.seed}")
            + ("" if result.holdout_from is None else f" --holdout-from {result.holdout_from:g}")) \
         if spec.path else "sdvag.calibrate"
     lines = [f"# A calibrated scenario, written by sdvag; re-create it with: {how}",
-             f"model = {_value(rel(sc.model))}",
-             f"title = {_value(spec.title or f'{sc.title or sc.name} (calibrated)')}",
-             f"description = {_value(spec.description or sc.description)}"]
-    if sc.outputs:
-        lines.append(f"outputs = {_value(sc.outputs)}")
-    if sc.warnings:  # the starting scenario allowed values outside their ranges: so must this one
-        lines.append("allow_out_of_range = true")
-    if sc.sim:
-        lines += _table("[sim]", sc.sim)
-    lines += _table("[constants]", sc.constants)
-    if sc.graphical:
-        lines += _table("[graphical]", {k: {"x": list(x), "y": list(y)} for k, (x, y) in sc.graphical.items()})
-    if sc.inputs:
-        lines += _table("[inputs]", {k: {"points": [[a, b] for a, b in zip(t, v)]} for k, (t, v) in sc.inputs.items()})
-    for policy in sc.policies:
-        lines += _table("[[policies]]", {k: v for k, v in vars(policy).items() if v is not None})
+             *scenario_lines(sc, folder, spec.title or f"{sc.title or sc.name} (calibrated)",
+                             spec.description or sc.description)]
     record = {
         "spec": rel(spec.path) if spec.path else None, "start": rel(sc.path or sc.model),
         "model_sha256": result.run.attrs["model_sha256"],
@@ -84,23 +43,23 @@ def scenario_toml(result, folder: Path) -> str:
         "method": result.method, "seed": result.seed, "loss": spec.loss, "loss_scale": spec.loss_scale,
         "payoff": result.payoff, "model_runs": result.nruns, "success": result.success,
         "message": result.message, "holdout_from": result.holdout_from, "warnings": result.warnings}
-    lines += _table("[calibration]", {k: v for k, v in record.items() if v is not None})
+    lines += toml_table("[calibration]", {k: v for k, v in record.items() if v is not None})
     if result.diagnostics:
         d = result.diagnostics
-        lines += _table("[calibration.mcmc]", {k: d[k] for k in ("walkers", "steps", "burn", "acceptance", "tau_max", "ess_min")})
+        lines += toml_table("[calibration.mcmc]", {k: d[k] for k in ("walkers", "steps", "burn", "acceptance", "tau_max", "ess_min")})
     for p in result.parameters:
-        lines += _table("[[calibration.parameters]]", {
+        lines += toml_table("[[calibration.parameters]]", {
             "name": p.name, "value": p.value, "min": p.low, "max": p.high, "start": p.start,
             "std_err": p.std_err, "ci_low": p.ci_low, "ci_high": p.ci_high})
     for target, stats in zip(spec.targets, result.statistics):
         shown = {k: stats[k] for k in STATISTICS if not (isinstance(stats[k], float) and math.isnan(stats[k]))}
-        lines += _table("[[calibration.targets]]", {
+        lines += toml_table("[[calibration.targets]]", {
             **target.record(), "unit": target.unit, "sigma": result.sigma.get(target.series, float("nan")),
             **shown, **({"omitted": stats["omitted"]} if stats.get("omitted") else {})})
     for h in result.holdout:
-        lines += _table("[[calibration.holdout]]", {k: h[k] for k in ("series", "year", "value", "model", "p05", "p95", "inside")})
+        lines += toml_table("[[calibration.holdout]]", {k: h[k] for k in ("series", "year", "value", "model", "p05", "p95", "inside")})
     for row in result.projection:
-        lines += _table("[[calibration.projection]]", {k: row[k] for k in ("series", "year", "timing", "p05", "p50", "p95")})
+        lines += toml_table("[[calibration.projection]]", {k: row[k] for k in ("series", "year", "timing", "p05", "p50", "p95")})
     return "\n".join(lines) + "\n"
 
 
