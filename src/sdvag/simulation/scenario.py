@@ -92,8 +92,8 @@ def resolved(path: Path, what: str) -> Path:
     """An absolute path, or an error naming it (a symbolic link loop, for one)."""
     try:
         return path.resolve()
-    except (OSError, RuntimeError) as exc:
-        raise ScenarioError([f"{path}: cannot open the {what} ({exc})"]) from None
+    except (OSError, RuntimeError, ValueError) as exc:  # ValueError: a NUL character in the name
+        raise ScenarioError([f"{shown(str(path))}: cannot open the {what} ({exc})"]) from None
 
 
 def read_toml(path: Path, what: str) -> dict:
@@ -379,7 +379,8 @@ def _policies(ck: Checker, raw: dict, sc: "Scenario", stop: float) -> None:
         kind = item.get("kind", "step")
         if kind not in POLICY_KINDS:
             ck.fail(f"{key}.kind", f"expected one of {', '.join(POLICY_KINDS)}, got {shown(str(kind))!r}")
-        _unknown_keys(ck, key, item, POLICY_KEYS.get(kind, POLICY_KEYS["ramp"]))
+        _unknown_keys(ck, key, item, POLICY_KEYS.get(kind, POLICY_KEYS["ramp"]) if isinstance(kind, str)
+                      else POLICY_KEYS["ramp"])
         at = ck.number(f"{key}.at", item.get("at"))
         to = ck.number(f"{key}.to", item.get("to"))
         until = None
