@@ -8,7 +8,7 @@ the closed-form checks); anything else is refused with the feature and the varia
 from __future__ import annotations
 
 from sdvag.errors import UnsupportedFeature
-from sdvag.model.xmile import ModelInfo, canonical, children, is_name, local, tokens
+from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, children, is_name, local, tokens
 
 # Builtins PySD 3.14 simulates correctly from XMILE (lower case).
 BUILTINS = frozenset({
@@ -68,7 +68,7 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
 
 
 def ensure_supported(info: ModelInfo) -> None:
-    problems = unsupported(info)
+    problems = list(info.refusals) if info.path.suffix.lower() == VENSIM_SUFFIX else unsupported(info)
     if problems:
         feature, variable = problems[0]
         raise UnsupportedFeature(feature, variable, info.path)

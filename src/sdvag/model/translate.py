@@ -1,4 +1,4 @@
-"""XMILE -> PySD, translated once per file content and cached outside models/.
+"""XMILE or Vensim -> PySD, translated once per file content and cached outside models/.
 
 The cache key is the file's SHA-256 plus the PySD version, so an edited model is translated again
 and an unchanged one never is. A translation is written to a private temporary folder and then
@@ -19,10 +19,11 @@ from pathlib import Path
 import pysd
 
 from sdvag.errors import SdvagError, UnsupportedFeature
+from sdvag.model.pysd_errors import explain
 from sdvag.model.support import ensure_supported
-from sdvag.model.xmile import ModelInfo, model_bytes, parse, standard_bytes
+from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model, standard_bytes
 
-CACHE_FORMAT = "2"  # bump whenever standard_bytes changes what PySD is given
+CACHE_FORMAT = "3"  # bump whenever standard_bytes changes what PySD is given
 
 
 def cache_root() -> Path:
@@ -54,16 +55,15 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
         return target
     work = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
     try:
-        source = work / "model.xmile"
-        source.write_bytes(standard_bytes(info, data))
+        vensim = info.path.suffix.lower() == VENSIM_SUFFIX
+        source = work / ("model.mdl" if vensim else "model.xmile")
+        source.write_bytes(data if vensim else standard_bytes(info, data))
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             try:
-                pysd.read_xmile(str(source), initialize=False)
+                (pysd.read_vensim if vensim else pysd.read_xmile)(str(source), initialize=False)
             except Exception as exc:  # PySD raises many types for what it cannot read
-                raise UnsupportedFeature(f"this model (PySD could not translate it: "
-                                         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
-                                         None, info.path) from None
+                raise UnsupportedFeature(*explain(exc, info), info.path) from None
         try:
             os.rename(work, final)
         except OSError:
@@ -79,7 +79,7 @@ def load(path: str | Path) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
     """Read, check and compile a model file; returns its description and a fresh PySD model."""
     path = Path(path)
     data = model_bytes(path)
-    info = parse(data, path)
+    info = parse_model(data, path)
     ensure_supported(info)
     py_file = translated_file(info, data)
     with warnings.catch_warnings():

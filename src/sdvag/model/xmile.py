@@ -16,6 +16,8 @@ from lxml import etree as ET
 from sdvag.errors import SdvagError
 
 XMILE_SUFFIXES = (".xmile", ".xml", ".stmx", ".itmx")
+VENSIM_SUFFIX = ".mdl"
+MODEL_SUFFIXES = (*XMILE_SUFFIXES, VENSIM_SUFFIX)
 _STRICT = ET.XMLParser(resolve_entities=False, no_network=True)
 _LENIENT = ET.XMLParser(resolve_entities=False, no_network=True, recover=True)
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -129,6 +131,7 @@ class ModelInfo:
     units: tuple[str, ...]
     root: ET.Element = field(compare=False, repr=False)
     normalised: bool = False  # the tree was rewritten to standard XMILE (see standard_bytes)
+    refusals: tuple[tuple[str, str | None], ...] = ()  # (feature, variable) found while reading
 
     def find(self, name: str) -> Variable | None:
         """The variable a (case-, space- and underscore-insensitive) name refers to."""
@@ -304,12 +307,20 @@ def model_bytes(path: Path) -> bytes:
     """The content of a model file, after checking it is one."""
     if not path.is_file():
         raise SdvagError(f"{path}: model file not found")
-    if path.suffix.lower() not in XMILE_SUFFIXES:
-        raise SdvagError(f"{path}: not an XMILE model (expected one of {', '.join(XMILE_SUFFIXES)})")
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise SdvagError(f"{path}: not a model file (expected one of {', '.join(MODEL_SUFFIXES)})")
     return path.read_bytes()
 
 
+def parse_model(data: bytes, path: Path) -> ModelInfo:
+    """An XMILE file's or (through PySD's Vensim parser) a Vensim .mdl file's description."""
+    if path.suffix.lower() == VENSIM_SUFFIX:
+        from sdvag.model.vensim import parse_mdl  # it builds on this module
+        return parse_mdl(data, path)
+    return parse(data, path)
+
+
 def read_model(path: str | Path) -> ModelInfo:
-    """Parse an XMILE file (.xmile, .xml, .stmx) into a ModelInfo."""
+    """Parse a model file (.xmile, .xml, .stmx, .itmx or Vensim .mdl) into a ModelInfo."""
     path = Path(path)
-    return parse(model_bytes(path), path)
+    return parse_model(model_bytes(path), path)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sdvag.errors import SdvagError, suggest
-from sdvag.model.xmile import XMILE_SUFFIXES, ModelInfo, Variable, read_model
+from sdvag.model.xmile import MODEL_SUFFIXES, ModelInfo, Variable, read_model
 
 TOP_KEYS = ("model", "title", "description", "extends", "outputs", "sim", "constants",
             "graphical", "inputs", "policies", "calibration")  # calibration: a record, not run
@@ -321,7 +321,7 @@ def load_scenario(target: str | Path, overrides: dict[str, object] | None = None
     `overrides` are constant values (as from `--set NAME=VALUE`), checked like [constants].
     """
     path = Path(target)
-    if path.suffix.lower() in XMILE_SUFFIXES:
+    if path.suffix.lower() in MODEL_SUFFIXES:
         raw: dict = {"model": str(path)}
         source = str(path)
     elif path.suffix.lower() == ".toml":
@@ -334,7 +334,7 @@ def load_scenario(target: str | Path, overrides: dict[str, object] | None = None
     else:
         if not path.exists():
             raise SdvagError(f"{path}: file not found")
-        raise SdvagError(f"{path}: expected a scenario (.toml) or a model ({', '.join(XMILE_SUFFIXES)})")
+        raise SdvagError(f"{path}: expected a scenario (.toml) or a model ({', '.join(MODEL_SUFFIXES)})")
     info = read_model(raw["model"])
     if overrides:
         raw["constants"] = {**raw.get("constants", {}), **overrides}

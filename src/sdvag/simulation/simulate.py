@@ -125,12 +125,13 @@ def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: 
     by_key = {canonical(name): var for name, var in info.variables.items()}
     data = {}
     for column in frame.columns:
-        key = canonical(str(column))
+        base, bracket, element = str(column).partition("[")  # an array's element: "Price[Boston]"
+        key = canonical(base)
         if key not in by_key:  # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables
             continue
         var = by_key[key]
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        data[var.name] = xr.DataArray(values, dims=("time",), attrs={
+        data[var.name + bracket + element] = xr.DataArray(values, dims=("time",), attrs={
             "units": var.units, "doc": var.doc, "kind": var.role})
     time = np.asarray(frame.index, dtype=float)
     ds = xr.Dataset(data, coords={"time": ("time", time, {"units": info.sim.time_units or "time"})})
