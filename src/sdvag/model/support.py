@@ -8,20 +8,18 @@ the closed-form checks); anything else is refused with the feature and the varia
 from __future__ import annotations
 
 from sdvag.errors import UnsupportedFeature
+from sdvag.model.builtins import PYSD_CONTROLS, REWRITTEN, AmbiguousForm, rewrite_equation
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, children, is_name, local, tokens
 
 # Builtins PySD 3.14 simulates correctly from XMILE (lower case).
 BUILTINS = frozenset({
     "abs", "exp", "ln", "sqrt", "min", "max", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
     "int", "step", "ramp", "pulse", "safediv", "smth1", "smth3", "smthn", "delay", "delay1",
-    "delay3", "delayn", "trend", "init",
-})
+    "delay3", "delayn", "trend", "init", "log", "modulo",
+}) | REWRITTEN
 KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "time"})
 # Names XMILE defines that PySD does not: refused rather than mistranslated.
-KNOWN_UNSUPPORTED = {
-    "mod": "the MOD operator", "dt": "the DT builtin", "starttime": "the STARTTIME builtin",
-    "stoptime": "the STOPTIME builtin", "pi": "the PI constant", "inf": "the INF constant",
-}
+KNOWN_UNSUPPORTED = {"inf": "the INF constant"}
 
 
 def references(equation: str) -> list[tuple[str, bool]]:
@@ -57,6 +55,17 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
                     problems.append((f"{tag}s", var.name))
         if var.dimensions or "[" in var.equation:
             problems.append(("arrays (subscripted variables)", var.name))
+        try:
+            rewritten = rewrite_equation(var.equation, names)
+        except AmbiguousForm as exc:
+            problems.append((f"this equation form ({exc})", var.name))
+            continue
+        if not rewritten.strip() and var.kind in ("aux", "flow") and var.graphical is None:
+            problems.append(("a variable with no equation", var.name))
+        if "time_step" in rewritten or "initial_time" in rewritten or "final_time" in rewritten:
+            if names & PYSD_CONTROLS:
+                problems.append((f"DT/STARTTIME/STOPTIME beside a variable named like PySD's "
+                                 f"'{sorted(names & PYSD_CONTROLS)[0]}'", var.name))
         for name, called in references(var.equation):
             if name in names or name in KEYWORDS:
                 continue

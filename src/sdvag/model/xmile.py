@@ -130,7 +130,6 @@ class ModelInfo:
     variables: dict[str, Variable]
     units: tuple[str, ...]
     root: ET.Element = field(compare=False, repr=False)
-    normalised: bool = False  # the tree was rewritten to standard XMILE (see standard_bytes)
     refusals: tuple[tuple[str, str | None], ...] = ()  # (feature, variable) found while reading
 
     def find(self, name: str) -> Variable | None:
@@ -245,22 +244,14 @@ def _wrap_legacy_variables(model: ET.Element) -> ET.Element:
     return holder
 
 
-def _drop_shadowed_xscales(holder: ET.Element) -> bool:
+def _drop_shadowed_xscales(holder: ET.Element) -> None:
     """A graphical function with explicit <xpts> takes its x values from them, and its <xscale>
     only bounds the editor's axis. PySD instead spreads the y points evenly over the xscale
     whenever one is present, silently: the xscale is removed before PySD reads the file."""
-    changed = False
     for gf in holder.iter("{*}gf"):
         scale = child(gf, "xscale")
         if scale is not None and child(gf, "xpts") is not None:
             gf.remove(scale)
-            changed = True
-    return changed
-
-
-def standard_bytes(info: ModelInfo, data: bytes) -> bytes:
-    """The file as PySD should read it: unchanged, unless parsing had to normalise it."""
-    return ET.tostring(info.root, xml_declaration=True, encoding="utf-8") if info.normalised else data
 
 
 def parse(data: bytes, path: Path) -> ModelInfo:
@@ -276,10 +267,9 @@ def parse(data: bytes, path: Path) -> ModelInfo:
         raise SdvagError(f"{path}: not an XMILE file (root element <{local(root.tag)}>)")
     model = _main_model(root)
     holder = child(model, "variables")
-    normalised = holder is None
     if holder is None:
         holder = _wrap_legacy_variables(model)
-    normalised |= _drop_shadowed_xscales(holder)
+    _drop_shadowed_xscales(holder)
     variables: dict[str, Variable] = {}
     for node in list(holder) if holder is not None else []:
         if not isinstance(node.tag, str) or local(node.tag) not in ("stock", "flow", "aux", "gf"):
@@ -299,7 +289,6 @@ def parse(data: bytes, path: Path) -> ModelInfo:
         variables=variables,
         units=declared,
         root=root,
-        normalised=normalised,
     )
 
 

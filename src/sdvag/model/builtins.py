@@ -1,0 +1,228 @@
+"""XMILE and Stella builtins PySD lacks or gets wrong, rewritten into equations PySD simulates right.
+
+PySD's XMILE translator does not know DT, STARTTIME, STOPTIME, PI, LOG10, MEAN, Stella's `//`
+(safe division), `{...}` comments or one-argument RAMP; it truncates INT towards zero where XMILE
+floors (INT(-19.875) is -20), has no MOD of its own (its MODULO is
+0 for a negative divisor), and mis-reads subscripts written with a space after the comma. Each is
+rewritten, in the text PySD receives, into PySD constructs whose meaning is the XMILE one:
+
+    DT, STARTTIME, STOPTIME    PySD's own time_step, initial_time, final_time
+    PI                         the number
+    LOG10(x)                   LOG(x, 10)              (PySD's two-argument log)
+    MEAN(a, b, ...)            ((a) + (b) + ...) / n
+    INT(x)                     floor: INT(x) - (IF x < INT(x) THEN 1 ELSE 0)
+    a MOD b, MOD(a, b)         floor modulo: a - b * floor(a / b)
+    a // b                     SAFEDIV(a, b)           (0 where b = 0, as Stella)
+    RAMP(slope)                RAMP(slope, STARTTIME)
+    {comment}                  removed
+    x[A, B]                    x[A,B]
+
+Operands of the infix forms must be single terms (a name, number, call or parenthesised group);
+where a neighbouring * / ^ would make the grouping depend on precedence rules PySD does not share,
+the equation is refused instead (Rewrite.refused names the form).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sdvag.model.xmile import _TOKEN, canonical, is_name
+
+CONTROL_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "final_time"}
+CONSTANTS = {"pi": "3.141592653589793"}
+# Builtins this module rewrites: support.py accepts them.
+REWRITTEN = frozenset({"int", "log10", "mean", "mod", "ramp"}) | set(CONTROL_NAMES) | set(CONSTANTS)
+PYSD_CONTROLS = {"time step", "initial time", "final time", "saveper"}
+_COMMENT = re.compile(r"\{[^{}]*\}")
+_OPERATOR = re.compile(r"^([-+*/^(,<>=]|<>|<=|>=|and|or|not|if|then|else)$", re.I)
+_SUBSCRIPT = re.compile(r"\[[^\[\]\"]*\]")
+
+
+class AmbiguousForm(ValueError):
+    """An infix form whose grouping PySD could read differently from XMILE."""
+
+
+@dataclass
+class _Tok:
+    gap: str  # the whitespace before the token
+    text: str
+    term: bool = False  # a rewritten builtin: one term, whatever its text
+
+
+def _split(equation: str) -> list[_Tok]:
+    toks, pos = [], 0
+    for m in _TOKEN.finditer(equation):
+        toks.append(_Tok(equation[pos:m.start()], m.group()))
+        pos = m.end()
+    return toks
+
+
+def _join(toks: list[_Tok]) -> str:
+    return "".join(t.gap + t.text for t in toks)
+
+
+def _close(toks: list[_Tok], i: int) -> int:
+    """Index of the bracket closing the one at i."""
+    pairs = {"(": ")", "[": "]"}
+    opener, depth = toks[i].text, 0
+    for j in range(i, len(toks)):
+        if toks[j].text == opener:
+            depth += 1
+        elif toks[j].text == pairs[opener]:
+            depth -= 1
+            if depth == 0:
+                return j
+    raise AmbiguousForm("unbalanced brackets")
+
+
+def _open(toks: list[_Tok], j: int) -> int:
+    """Index of the bracket opening the one at j."""
+    pairs = {")": "(", "]": "["}
+    closer, depth = toks[j].text, 0
+    for i in range(j, -1, -1):
+        if toks[i].text == closer:
+            depth += 1
+        elif toks[i].text == pairs[closer]:
+            depth -= 1
+            if depth == 0:
+                return i
+    raise AmbiguousForm("unbalanced brackets")
+
+
+def _term_end(toks: list[_Tok], i: int) -> int:
+    """Last index of the single term starting at i."""
+    if i >= len(toks):
+        raise AmbiguousForm("missing operand")
+    if toks[i].term:
+        return i
+    if toks[i].text == "(":
+        return _close(toks, i)
+    if not (is_name(toks[i].text) or toks[i].text[0].isdigit() or toks[i].text[0] == "."):
+        raise AmbiguousForm("operand is not a single term")
+    j = i
+    while j + 1 < len(toks) and toks[j + 1].text in ("(", "["):
+        j = _close(toks, j + 1)
+    return j
+
+
+def _term_start(toks: list[_Tok], j: int) -> int:
+    """First index of the single term ending at j."""
+    if j < 0:
+        raise AmbiguousForm("missing operand")
+    if toks[j].term:
+        return j
+    i = j
+    while toks[i].text in (")", "]"):
+        i = _open(toks, i)
+        if i == 0 or not (is_name(toks[i - 1].text) or toks[i - 1].text in (")", "]")):
+            return i
+        i -= 1
+    if not (is_name(toks[i].text) or toks[i].text[0].isdigit() or toks[i].text[0] == "."):
+        raise AmbiguousForm("operand is not a single term")
+    return i
+
+
+def _arguments(toks: list[_Tok], open_i: int) -> tuple[list[str], int]:
+    """The top-level arguments of the call whose '(' is at open_i, and the ')' index."""
+    close_i = _close(toks, open_i)
+    args, start, depth = [], open_i + 1, 0
+    for k in range(open_i + 1, close_i):
+        t = toks[k].text
+        if t in ("(", "["):
+            depth += 1
+        elif t in (")", "]"):
+            depth -= 1
+        elif t == "," and depth == 0:
+            args.append(_join(toks[start:k]).strip())
+            start = k + 1
+    args.append(_join(toks[start:close_i]).strip())
+    return [a for a in args if a], close_i
+
+
+def _floor(x: str) -> str:
+    return f"(INT({x}) - (IF ({x}) < INT({x}) THEN 1 ELSE 0))"
+
+
+def _mod(a: str, b: str) -> str:
+    return f"(({a}) - ({b}) * {_floor(f'({a}) / ({b})')})"
+
+
+def _infix(toks: list[_Tok], at: int, width: int, build) -> tuple[list[_Tok], int]:
+    """Replace `left OP right` (OP spanning `width` tokens from `at`) by build(left, right);
+    returns the tokens and the index of the new term."""
+    left0 = _term_start(toks, at - 1)
+    right1 = _term_end(toks, at + width)
+    before = toks[left0 - 1].text if left0 > 0 else ""
+    after = toks[right1 + 1].text if right1 + 1 < len(toks) else ""
+    unary = before == "-" and (left0 < 2 or toks[left0 - 2].text in "(,+-*/^<>=")
+    if before in ("/", "^") or after == "^" or unary or before == "*" and build is _mod:
+        raise AmbiguousForm("an operand shared with a neighbouring operator")
+    left, right = _join(toks[left0:at]).strip(), _join(toks[at + width:right1 + 1]).strip()
+    return toks[:left0] + [_Tok(toks[left0].gap, build(left, right), True)] + toks[right1 + 1:], left0
+
+
+def _rewrite_calls(toks: list[_Tok], names: set[str]) -> list[_Tok]:
+    """Rewrite the builtins (innermost first, so an argument is itself already rewritten)."""
+    i = len(toks) - 1
+    while i >= 0:
+        tok = toks[i]
+        key = canonical(tok.text) if is_name(tok.text) else ""
+        called = i + 1 < len(toks) and toks[i + 1].text == "("
+        if key == "mod" and i > 0 and (toks[i - 1].term or toks[i - 1].text in (")", "]")
+                                       or not _OPERATOR.match(toks[i - 1].text)):
+            called = False  # `(a) MOD (b)`: the infix operator before a parenthesised operand
+        if key and key not in names:
+            if not called and key in CONTROL_NAMES:
+                tok.text = CONTROL_NAMES[key]
+            elif not called and key in CONSTANTS:
+                tok.text = CONSTANTS[key]
+            elif not called and key == "mod":
+                toks, i = _infix(toks, i, 1, _mod)
+            elif called and key in ("int", "log10", "mean", "mod", "ramp"):
+                args, close_i = _arguments(toks, i + 1)
+                if key == "int" and len(args) == 1:
+                    text = _floor(args[0])
+                elif key == "log10" and len(args) == 1:
+                    text = f"LOG({args[0]}, 10)"
+                elif key == "mean" and len(args) > 1:
+                    text = "((" + ") + (".join(args) + f")) / {len(args)}"
+                elif key == "mod" and len(args) == 2:
+                    text = _mod(*args)
+                elif key == "ramp" and len(args) == 1:
+                    text = f"RAMP({args[0]}, initial_time)"
+                elif key == "ramp":
+                    i -= 1
+                    continue
+                else:
+                    raise AmbiguousForm(f"{key.upper()} with {len(args)} argument(s)")
+                toks = toks[:i] + [_Tok(tok.gap, text, True)] + toks[close_i + 1:]
+        elif tok.text == "/" and i > 0 and toks[i - 1].text == "/" and not toks[i].gap:
+            toks, i = _infix(toks, i - 1, 2, lambda a, b: f"SAFEDIV({a}, {b})")
+        i -= 1
+    return toks
+
+
+def rewrite_equation(equation: str, names: set[str] = frozenset()) -> str:
+    """The equation in PySD's terms. `names` (canonical) are the model's own variables, which
+    shadow the builtins of the same name. Raises AmbiguousForm for a form it cannot rewrite."""
+    text = _COMMENT.sub(" ", equation)
+    text = _SUBSCRIPT.sub(lambda m: re.sub(r"\s*,\s*", ",", m.group()), text)
+    toks = _split(text)
+    if not any(is_name(t.text) and canonical(t.text) in REWRITTEN | {"mod"} or t.text == "/"
+               for t in toks):
+        return text
+    return _join(_rewrite_calls(toks, names)).strip()
+
+
+def pysd_bytes(root, names: set[str]) -> bytes:
+    """The XMILE text PySD is given: every equation (of the model and its sub-models) rewritten.
+    The tree is copied, so the ModelInfo keeps the equations as the modeller wrote them."""
+    import copy
+
+    from lxml import etree as ET
+
+    tree = copy.deepcopy(root)
+    for eqn in tree.iter("{*}eqn"):
+        if eqn.text:
+            eqn.text = rewrite_equation(eqn.text, names)
+    return ET.tostring(tree, xml_declaration=True, encoding="utf-8")
