@@ -16,6 +16,7 @@ rewritten, in the text PySD receives, into PySD constructs whose meaning is the 
     RAMP(slope)                RAMP(slope, STARTTIME)
     {comment}                  removed
     x[A, B]                    x[A,B]
+    SUM(x[*]), MAX(x[*])...    SUM(x[Dim!])            (PySD's reduction over x's dimension)
 
 Operands of the infix forms must be single terms (a name, number, call or parenthesised group);
 where a neighbouring * / ^ would make the grouping depend on precedence rules PySD does not share,
@@ -35,7 +36,7 @@ REWRITTEN = frozenset({"int", "log10", "mean", "mod", "ramp"}) | set(CONTROL_NAM
 PYSD_CONTROLS = {"time step", "initial time", "final time", "saveper"}
 _COMMENT = re.compile(r"\{[^{}]*\}")
 _OPERATOR = re.compile(r"^([-+*/^(,<>=]|<>|<=|>=|and|or|not|if|then|else)$", re.I)
-_SUBSCRIPT = re.compile(r"\[[^\[\]\"]*\]")
+_SUBSCRIPTED = re.compile(r'("[^"]*"|[^\W\d][\w.$\']*)\s*\[([^\[\]"]*)\]')
 
 
 class AmbiguousForm(ValueError):
@@ -202,11 +203,23 @@ def _rewrite_calls(toks: list[_Tok], names: set[str]) -> list[_Tok]:
     return toks
 
 
-def rewrite_equation(equation: str, names: set[str] = frozenset()) -> str:
+def _subscripts(match: re.Match, dims: dict[str, tuple[str, ...]]) -> str:
+    """`x[A, B]` as `x[A,B]`; a `*` (all elements) as the variable's own dimension with PySD's
+    `!` (`SUM(x[*])` -> `SUM(x[Dim!])`)."""
+    name, items = match.group(1), [i.strip() for i in match.group(2).split(",")]
+    own = dims.get(canonical(name), ())
+    if "*" in items and len(own) == len(items):
+        items = [f"{own[k]}!" if item == "*" else item for k, item in enumerate(items)]
+    return f"{name}[{','.join(items)}]"
+
+
+def rewrite_equation(equation: str, names: set[str] = frozenset(),
+                     dims: dict[str, tuple[str, ...]] | None = None) -> str:
     """The equation in PySD's terms. `names` (canonical) are the model's own variables, which
-    shadow the builtins of the same name. Raises AmbiguousForm for a form it cannot rewrite."""
+    shadow the builtins of the same name; `dims` their dimensions, by canonical name.
+    Raises AmbiguousForm for a form it cannot rewrite."""
     text = _COMMENT.sub(" ", equation)
-    text = _SUBSCRIPT.sub(lambda m: re.sub(r"\s*,\s*", ",", m.group()), text)
+    text = _SUBSCRIPTED.sub(lambda m: _subscripts(m, dims or {}), text)
     toks = _split(text)
     if not any(is_name(t.text) and canonical(t.text) in REWRITTEN | {"mod"} or t.text == "/"
                for t in toks):
@@ -214,7 +227,7 @@ def rewrite_equation(equation: str, names: set[str] = frozenset()) -> str:
     return _join(_rewrite_calls(toks, names)).strip()
 
 
-def pysd_bytes(root, names: set[str]) -> bytes:
+def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]]) -> bytes:
     """The XMILE text PySD is given: every equation (of the model and its sub-models) rewritten.
     The tree is copied, so the ModelInfo keeps the equations as the modeller wrote them."""
     import copy
@@ -224,5 +237,14 @@ def pysd_bytes(root, names: set[str]) -> bytes:
     tree = copy.deepcopy(root)
     for eqn in tree.iter("{*}eqn"):
         if eqn.text:
-            eqn.text = rewrite_equation(eqn.text, names)
+            eqn.text = rewrite_equation(eqn.text, names, dims)
+    for element in tree.iter("{*}element"):
+        if element.get("subscript"):
+            element.set("subscript", re.sub(r"\s*,\s*", ",", element.get("subscript")))
     return ET.tostring(tree, xml_declaration=True, encoding="utf-8")
+
+
+def names_and_dimensions(info) -> tuple[set[str], dict[str, tuple[str, ...]]]:
+    """The model's variable names and each arrayed variable's dimensions, by canonical name."""
+    return ({canonical(v) for v in info.variables},
+            {canonical(v.name): v.dimensions for v in info.variables.values() if v.dimensions})

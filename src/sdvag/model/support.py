@@ -8,14 +8,16 @@ the closed-form checks); anything else is refused with the feature and the varia
 from __future__ import annotations
 
 from sdvag.errors import UnsupportedFeature
-from sdvag.model.builtins import PYSD_CONTROLS, REWRITTEN, AmbiguousForm, rewrite_equation
+from sdvag.model.arrays import array_problems
+from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, names_and_dimensions,
+                                  rewrite_equation)
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, children, is_name, local, tokens
 
 # Builtins PySD 3.14 simulates correctly from XMILE (lower case).
 BUILTINS = frozenset({
     "abs", "exp", "ln", "sqrt", "min", "max", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
     "int", "step", "ramp", "pulse", "safediv", "smth1", "smth3", "smthn", "delay", "delay1",
-    "delay3", "delayn", "trend", "init", "log", "modulo",
+    "delay3", "delayn", "trend", "init", "log", "modulo", "sum", "prod",
 }) | REWRITTEN
 KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "time"})
 # Names XMILE defines that PySD does not: refused rather than mistranslated.
@@ -46,21 +48,23 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
     method = info.sim.method.strip().lower()
     if method not in ("euler", ""):
         problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)", None))
-    names = {canonical(v) for v in info.variables}
+    names, dims = names_and_dimensions(info)
     for var in info.variables.values():
         node = var.node
         if node is not None:
             for tag in ("conveyor", "queue"):
                 if any(local(c.tag) == tag for c in node if isinstance(c.tag, str)):
                     problems.append((f"{tag}s", var.name))
-        if var.dimensions or "[" in var.equation:
-            problems.append(("arrays (subscripted variables)", var.name))
+        problems += array_problems(var)
         try:
-            rewritten = rewrite_equation(var.equation, names)
+            rewritten = rewrite_equation(var.equation, names, dims)
         except AmbiguousForm as exc:
             problems.append((f"this equation form ({exc})", var.name))
             continue
-        if not rewritten.strip() and var.kind in ("aux", "flow") and var.graphical is None:
+        defined_by_element = node is not None and any(local(c.tag) == "element" for c in node
+                                                      if isinstance(c.tag, str))
+        if not rewritten.strip() and var.kind in ("aux", "flow") and var.graphical is None \
+                and not defined_by_element:
             problems.append(("a variable with no equation", var.name))
         if "time_step" in rewritten or "initial_time" in rewritten or "final_time" in rewritten:
             if names & PYSD_CONTROLS:

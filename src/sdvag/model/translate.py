@@ -21,7 +21,7 @@ import pysd
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.model.pysd_errors import explain
 from sdvag.model.support import ensure_supported
-from sdvag.model.builtins import pysd_bytes
+from sdvag.model.builtins import names_and_dimensions, pysd_bytes
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, model_bytes, parse_model
 
 CACHE_FORMAT = "3"  # bump whenever what PySD is given changes (builtins.pysd_bytes)
@@ -58,7 +58,7 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
     try:
         vensim = info.path.suffix.lower() == VENSIM_SUFFIX
         source = work / ("model.mdl" if vensim else "model.xmile")
-        source.write_bytes(data if vensim else pysd_bytes(info.root, {canonical(v) for v in info.variables}))
+        source.write_bytes(data if vensim else pysd_bytes(info.root, *names_and_dimensions(info)))
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             try:
