@@ -269,6 +269,8 @@ def parse(data: bytes, path: Path) -> ModelInfo:
     holder = child(model, "variables")
     if holder is None:
         holder = _wrap_legacy_variables(model)
+    from sdvag.model.flatten import flatten_modules  # it builds on this module
+    flatten_modules(root, model, holder, path)
     _drop_shadowed_xscales(holder)
     variables: dict[str, Variable] = {}
     for node in list(holder) if holder is not None else []:
