@@ -14,6 +14,7 @@ rewritten, in the text PySD receives, into PySD constructs whose meaning is the 
     a MOD b, MOD(a, b)         floor modulo: a - b * floor(a / b)
     a // b                     SAFEDIV(a, b)           (0 where b = 0, as Stella)
     RAMP(slope)                RAMP(slope, STARTTIME)
+    LOOKUP(gf, x)              gf(x)                   (support.py refuses it unless gf is a <gf>)
     {comment}                  removed
     x[A, B]                    x[A,B]
     SUM(x[*]), MAX(x[*])...    SUM(x[Dim!])            (PySD's reduction over x's dimension)
@@ -32,7 +33,7 @@ from sdvag.model.xmile import _TOKEN, canonical, is_name
 CONTROL_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "final_time"}
 CONSTANTS = {"pi": "3.141592653589793"}
 # Builtins this module rewrites: support.py accepts them.
-REWRITTEN = frozenset({"int", "log10", "mean", "mod", "ramp"}) | set(CONTROL_NAMES) | set(CONSTANTS)
+REWRITTEN = frozenset({"int", "log10", "mean", "mod", "ramp", "lookup"}) | set(CONTROL_NAMES) | set(CONSTANTS)
 PYSD_CONTROLS = {"time step", "initial time", "final time", "saveper"}
 _COMMENT = re.compile(r"\{[^{}]*\}")
 _OPERATOR = re.compile(r"^([-+*/^(,<>=]|<>|<=|>=|and|or|not|if|then|else)$", re.I)
@@ -90,6 +91,11 @@ def _open(toks: list[_Tok], j: int) -> int:
     raise AmbiguousForm("unbalanced brackets")
 
 
+def _operand_name(tok: str) -> bool:
+    """A variable or function name, not a keyword such as AND or THEN."""
+    return is_name(tok) and not _OPERATOR.match(tok)
+
+
 def _term_end(toks: list[_Tok], i: int) -> int:
     """Last index of the single term starting at i."""
     if i >= len(toks):
@@ -98,7 +104,7 @@ def _term_end(toks: list[_Tok], i: int) -> int:
         return i
     if toks[i].text == "(":
         return _close(toks, i)
-    if not (is_name(toks[i].text) or toks[i].text[0].isdigit() or toks[i].text[0] == "."):
+    if not (_operand_name(toks[i].text) or toks[i].text[0].isdigit() or toks[i].text[0] == "."):
         raise AmbiguousForm("operand is not a single term")
     j = i
     while j + 1 < len(toks) and toks[j + 1].text in ("(", "["):
@@ -115,10 +121,10 @@ def _term_start(toks: list[_Tok], j: int) -> int:
     i = j
     while toks[i].text in (")", "]"):
         i = _open(toks, i)
-        if i == 0 or not (is_name(toks[i - 1].text) or toks[i - 1].text in (")", "]")):
+        if i == 0 or not (_operand_name(toks[i - 1].text) or toks[i - 1].text in (")", "]")):
             return i
         i -= 1
-    if not (is_name(toks[i].text) or toks[i].text[0].isdigit() or toks[i].text[0] == "."):
+    if not (_operand_name(toks[i].text) or toks[i].text[0].isdigit() or toks[i].text[0] == "."):
         raise AmbiguousForm("operand is not a single term")
     return i
 
@@ -179,7 +185,7 @@ def _rewrite_calls(toks: list[_Tok], names: set[str]) -> list[_Tok]:
                 tok.text = CONSTANTS[key]
             elif not called and key == "mod":
                 toks, i = _infix(toks, i, 1, _mod)
-            elif called and key in ("int", "log10", "mean", "mod", "ramp"):
+            elif called and key in ("int", "log10", "mean", "mod", "ramp", "lookup"):
                 args, close_i = _arguments(toks, i + 1)
                 if key == "int" and len(args) == 1:
                     text = _floor(args[0])
@@ -189,6 +195,8 @@ def _rewrite_calls(toks: list[_Tok], names: set[str]) -> list[_Tok]:
                     text = "((" + ") + (".join(args) + f")) / {len(args)}"
                 elif key == "mod" and len(args) == 2:
                     text = _mod(*args)
+                elif key == "lookup" and len(args) == 2:
+                    text = f"{args[0]}({args[1]})"
                 elif key == "ramp" and len(args) == 1:
                     text = f"RAMP({args[0]}, initial_time)"
                 elif key == "ramp":

@@ -49,6 +49,7 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
     if method not in ("euler", ""):
         problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)", None))
     names, dims = names_and_dimensions(info)
+    kinds = {canonical(v.name): v.kind for v in info.variables.values()}
     for var in info.variables.values():
         node = var.node
         if node is not None:
@@ -70,7 +71,11 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
             if names & PYSD_CONTROLS:
                 problems.append((f"DT/STARTTIME/STOPTIME beside a variable named like PySD's "
                                  f"'{sorted(names & PYSD_CONTROLS)[0]}'", var.name))
-        for name, called in references(var.equation):
+        for name, called in references(rewritten):
+            if called and name in names and kinds[name] != "gf":
+                problems.append((f"a call of '{name}' as a graphical function (PySD calls only "
+                                 "stand-alone <gf> elements; it returns this variable's own value)",
+                                 var.name))
             if name in names or name in KEYWORDS:
                 continue
             if name in KNOWN_UNSUPPORTED:
