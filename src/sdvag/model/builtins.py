@@ -246,6 +246,10 @@ def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]]) -> bytes
     for eqn in tree.iter("{*}eqn"):
         if eqn.text:
             eqn.text = rewrite_equation(eqn.text, names, dims)
+    for flow in tree.iter("{*}inflow", "{*}outflow"):
+        name = (flow.text or "").strip()
+        if name and not name.startswith('"') and not re.fullmatch(r"[\w.$' ]+", name):
+            flow.text = f'"{name}"'  # Stella leaves names like `Flow_w/_division` unquoted here
     for element in tree.iter("{*}element"):
         if element.get("subscript"):
             element.set("subscript", re.sub(r"\s*,\s*", ",", element.get("subscript")))
