@@ -11,19 +11,29 @@ STOCK = '<stock name="S"><eqn>1</eqn><inflow>F</inflow></stock><flow name="F"><e
 
 UNSUPPORTED = {
     # name: (variables, extra model-file arguments, feature text, variable named)
-    "module": ('<module name="Hares"/>' + aux("X", "1") + STOCK, {}, "modules", "Hares"),
     "conveyor": ('<stock name="Pipeline"><eqn>1</eqn><inflow>F</inflow><conveyor><len>2</len></conveyor></stock>'
                  '<flow name="F"><eqn>1</eqn></flow>', {}, "conveyors", "Pipeline"),
     "queue": ('<stock name="Waiting"><eqn>1</eqn><inflow>F</inflow><queue/></stock>'
               '<flow name="F"><eqn>1</eqn></flow>', {}, "queues", "Waiting"),
-    "array": ('<aux name="Prices"><dimensions><dim name="Region"/></dimensions><eqn>1</eqn></aux>'
-              + aux("X", "1") + STOCK, {"before_model": '<dimensions><dim name="Region" size="2"/></dimensions>'},
-              "arrays", "Prices"),
-    "subscript": (aux("X", "Prices[1]") + aux("Prices", "1") + STOCK, {}, "arrays", "X"),
+    "dimension by size": ('<aux name="Prices"><dimensions><dim name="Region"/></dimensions><eqn>1</eqn></aux>'
+                          + aux("X", "1") + STOCK,
+                          {"before_model": '<dimensions><dim name="Region" size="2"/></dimensions>'},
+                          "the dimension 'Region' declared by its size alone", "Prices"),
+    "arrayed delay of a scalar": (
+        '<aux name="Lag"><dimensions><dim name="Region"/></dimensions><eqn>DELAY3(X, T[Region])</eqn></aux>'
+        '<aux name="T"><dimensions><dim name="Region"/></dimensions><eqn>2</eqn></aux>' + aux("X", "1") + STOCK,
+        {"before_model": '<dimensions><dim name="Region"><elem name="N"/><elem name="S"/></dim></dimensions>'},
+        "DELAY3 of an unsubscripted input in an arrayed variable", "Lag"),
     "builtin": (aux("X", "PREVIOUS(S, 0)") + STOCK, {}, "PREVIOUS", "X"),
     "random": (aux("X", "NORMAL(0, 1)") + STOCK, {}, "NORMAL", "X"),
-    "mod": (aux("X", "TIME MOD 3") + STOCK, {}, "MOD", "X"),
-    "dt": (aux("X", "DT") + STOCK, {}, "DT", "X"),
+    "inf": (aux("X", "INF") + STOCK, {}, "the INF constant", "X"),
+    "mod after a product": (aux("X", "2 * TIME MOD 3") + STOCK, {}, "this equation form", "X"),
+    "safe division after a division": (aux("X", "2 / TIME // 3") + STOCK, {}, "this equation form", "X"),
+    "no equation": (aux("X", "{Enter equation for use when not hooked up}") + STOCK, {},
+                    "a variable with no equation", "X"),
+    "call of a converter with a graphical function": (
+        aux("G", "TIME", '<gf><xscale min="0" max="2"/><ypts>0,1,4</ypts></gf>') + aux("X", "G(1.5)") + STOCK,
+        {}, "a call of 'g' as a graphical function", "X"),
     "rk4": (aux("X", "1") + STOCK, {"method": "RK4"}, "integration method RK4", None),
 }
 
@@ -63,7 +73,8 @@ def test_model_pysd_cannot_parse_is_refused_not_crashed(tmp_path):
                        aux("X", "IF TIME < 3 THEN 0 ELSE IF TIME < 6 THEN 1 ELSE 2") + STOCK)
     proc = cli("run", path)
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
-    assert "PySD could not translate" in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "equation text PySD's parser does not read" in lines[0] and "'X'" in lines[0]
 
 
 def _series(tmp_path, eqn, stop=10, dt=0.25):

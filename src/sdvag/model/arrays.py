@@ -8,7 +8,7 @@ parses but simulates wrongly are listed here.
 """
 from __future__ import annotations
 
-from sdvag.model.xmile import Variable, canonical, tokens
+from sdvag.model.xmile import ModelInfo, Variable, canonical, children, tokens
 
 # Builtins keeping an internal stock per element: PySD sizes that stock by the input argument,
 # so a scalar input with subscripted parameters yields one shared stock (external-models
@@ -43,3 +43,15 @@ def array_problems(var: Variable) -> list[tuple[str, str]]:
                 problems.append((f"{tok.upper()} of an unsubscripted input in an arrayed variable",
                                  var.name))
     return problems
+
+
+def unnamed_dimensions(info: ModelInfo) -> list[tuple[str, str]]:
+    """(feature, variable) for variables over a dimension declared by its size alone: PySD needs
+    element names and fails deep inside its run without them."""
+    sized = set()
+    for holder in children(info.root, "dimensions"):
+        for dim in children(holder, "dim"):
+            if not children(dim, "elem"):
+                sized.add(canonical(dim.get("name", "")))
+    return [(f"the dimension '{d}' declared by its size alone (PySD needs named elements)", v.name)
+            for v in info.variables.values() for d in v.dimensions if canonical(d) in sized][:1]

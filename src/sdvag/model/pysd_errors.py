@@ -42,3 +42,25 @@ def explain(exc: BaseException, info: ModelInfo | None = None) -> tuple[str, str
             return (f"a reference to '{missing}', which PySD cannot resolve "
                     "(an undefined name or an unsupported builtin)", None)
     return (f"this model (PySD could not translate it: {name}{': ' + detail if detail else ''})", None)
+
+
+# Warnings PySD gives while it simulates something else than the model says: refused.
+_WRONG_WHEN_WARNED = {
+    "Delay time very small, casting delay order": (
+        "a delay shorter than its order times DT (PySD lowers the delay's order; Vensim and "
+        "Stella keep it)"),
+}
+
+
+def warned_wrong(messages: list[str], namespace: dict[str, str]) -> tuple[str, str | None] | None:
+    """(feature, variable) when PySD warned that it changed the model; None otherwise.
+    PySD's warning starts with its internal name of the delay, `_delay_<variable>`."""
+    by_python_name = {py: real for real, py in namespace.items()}
+    for message in messages:
+        for marker, feature in _WRONG_WHEN_WARNED.items():
+            if marker in message:
+                internal = message.split("\n", 1)[0].strip()
+                variable = next((real for py, real in sorted(by_python_name.items(), key=lambda kv: -len(kv[0]))
+                                 if internal.endswith(py) or f"_{py}" in internal), None)
+                return feature, variable
+    return None

@@ -8,7 +8,7 @@ the closed-form checks); anything else is refused with the feature and the varia
 from __future__ import annotations
 
 from sdvag.errors import UnsupportedFeature
-from sdvag.model.arrays import array_problems
+from sdvag.model.arrays import array_problems, unnamed_dimensions
 from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, names_and_dimensions,
                                   rewrite_equation)
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, children, is_name, local, tokens
@@ -48,6 +48,7 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
     method = info.sim.method.strip().lower()
     if method not in ("euler", ""):
         problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)", None))
+    problems += unnamed_dimensions(info)
     names, dims = names_and_dimensions(info)
     kinds = {canonical(v.name): v.kind for v in info.variables.values()}
     for var in info.variables.values():

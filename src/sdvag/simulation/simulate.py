@@ -22,6 +22,7 @@ import xarray as xr
 from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.simulation.scenario import Policy, Scenario, load_scenario
+from sdvag.model.pysd_errors import warned_wrong
 from sdvag.model.translate import load
 from sdvag.model.xmile import ModelInfo, canonical, model_bytes
 
@@ -89,10 +90,10 @@ class Simulator:
         self._touched = touched
         self.model.components._control_vars["initial_time"] = (lambda: times["start"]) \
             if times["start"] != self.info.sim.start else self._initial_time
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             try:
-                return self.model.run(
+                frame = self.model.run(
                     params=params, final_time=times["stop"], time_step=times["dt"],
                     saveper=times["save_step"], return_columns=columns, progress=progress,
                     initial_condition=(times["start"], initial) if initial else "original",
@@ -103,6 +104,11 @@ class Simulator:
                     f"this model: PySD failed while simulating it ({type(exc).__name__}: "
                     f"{str(exc).splitlines()[0] if str(exc) else ''})", self._failing_variable(exc),
                     self.info.path) from None
+        wrong = warned_wrong([str(w.message) for w in caught], self.model.namespace)
+        if wrong:
+            self._touched = frozenset({"<failed run>"})
+            raise UnsupportedFeature(*wrong, self.info.path)
+        return frame
 
     def _failing_variable(self, exc: BaseException) -> str | None:
         """The model variable whose equation raised: the innermost frame in the translated file."""
