@@ -63,31 +63,22 @@ def _join(toks: list[_Tok]) -> str:
     return "".join(t.gap + t.text for t in toks)
 
 
-def _close(toks: list[_Tok], i: int) -> int:
-    """Index of the bracket closing the one at i."""
-    pairs = {"(": ")", "[": "]"}
-    opener, depth = toks[i].text, 0
-    for j in range(i, len(toks)):
-        if toks[j].text == opener:
-            depth += 1
-        elif toks[j].text == pairs[opener]:
-            depth -= 1
-            if depth == 0:
-                return j
-    raise AmbiguousForm("unbalanced brackets")
+_PAIRS = {"(": ")", "[": "]", ")": "(", "]": "["}
 
 
-def _open(toks: list[_Tok], j: int) -> int:
-    """Index of the bracket opening the one at j."""
-    pairs = {")": "(", "]": "["}
-    closer, depth = toks[j].text, 0
-    for i in range(j, -1, -1):
-        if toks[i].text == closer:
+def _match(toks: list[_Tok], at: int) -> int:
+    """Index of the bracket matching the one at `at`: forwards from an opening bracket,
+    backwards from a closing one."""
+    mine, step = toks[at].text, 1 if toks[at].text in "([" else -1
+    depth, k = 0, at
+    while 0 <= k < len(toks):
+        if toks[k].text == mine:
             depth += 1
-        elif toks[i].text == pairs[closer]:
+        elif toks[k].text == _PAIRS[mine]:
             depth -= 1
             if depth == 0:
-                return i
+                return k
+        k += step
     raise AmbiguousForm("unbalanced brackets")
 
 
@@ -103,12 +94,12 @@ def _term_end(toks: list[_Tok], i: int) -> int:
     if toks[i].term:
         return i
     if toks[i].text == "(":
-        return _close(toks, i)
+        return _match(toks, i)
     if not (_operand_name(toks[i].text) or toks[i].text[0].isdigit() or toks[i].text[0] == "."):
         raise AmbiguousForm("operand is not a single term")
     j = i
     while j + 1 < len(toks) and toks[j + 1].text in ("(", "["):
-        j = _close(toks, j + 1)
+        j = _match(toks, j + 1)
     return j
 
 
@@ -120,7 +111,7 @@ def _term_start(toks: list[_Tok], j: int) -> int:
         return j
     i = j
     while toks[i].text in (")", "]"):
-        i = _open(toks, i)
+        i = _match(toks, i)
         if i == 0 or not (_operand_name(toks[i - 1].text) or toks[i - 1].text in (")", "]")):
             return i
         i -= 1
@@ -131,7 +122,7 @@ def _term_start(toks: list[_Tok], j: int) -> int:
 
 def _arguments(toks: list[_Tok], open_i: int) -> tuple[list[str], int]:
     """The top-level arguments of the call whose '(' is at open_i, and the ')' index."""
-    close_i = _close(toks, open_i)
+    close_i = _match(toks, open_i)
     args, start, depth = [], open_i + 1, 0
     for k in range(open_i + 1, close_i):
         t = toks[k].text
