@@ -122,3 +122,19 @@ def test_graphical_function_uses_its_x_points_even_with_an_x_scale(tmp_path):
     ds = sdvag.run(path)
     t = ds["time"].to_numpy()
     np.testing.assert_allclose(ds["X"].to_numpy(), np.interp(t, [0, 1, 10], [0, 1, 2]))
+
+
+def test_rk4_as_a_child_element_is_refused_too(tmp_path):
+    # iThink 10 wrote <method>RK4</method> inside <sim_specs>; PySD would silently use Euler
+    path = write_model(tmp_path / "rk4.xmile", aux("X", "1") + STOCK)
+    path.write_text(path.read_text().replace('method="Euler" ', "").replace(
+        "<start>", "<method>RK4</method><start>"))
+    with pytest.raises(UnsupportedFeature, match="integration method RK4"):
+        sdvag.run(path)
+
+
+def test_graphical_function_points_keep_full_precision(tmp_path):
+    # PySD writes graphical-function points with numpy's 8-digit default; constants keep all
+    gf = '<gf><xpts>0,20</xpts><ypts>0.123456789012345,0.5</ypts></gf>'
+    path = write_model(tmp_path / "gf.xmile", aux("X", "0", gf) + STOCK)
+    assert sdvag.run(path)["X"].values[0] == 0.123456789012345

@@ -16,6 +16,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pysd
 
 from sdvag.errors import SdvagError, UnsupportedFeature
@@ -24,7 +25,7 @@ from sdvag.model.support import ensure_supported
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, model_bytes, parse_model
 
-CACHE_FORMAT = "3"  # bump whenever what PySD is given changes (builtins.pysd_bytes)
+CACHE_FORMAT = "4"  # bump whenever what PySD is given changes (builtins.pysd_bytes)
 
 
 def cache_root() -> Path:
@@ -59,7 +60,10 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
         vensim = info.path.suffix.lower() == VENSIM_SUFFIX
         source = work / ("model.mdl" if vensim else "model.xmile")
         source.write_bytes(data if vensim else pysd_bytes(info.root, *names_and_dimensions(info)))
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        # numpy's default print precision (8 digits) is what PySD writes graphical-function
+        # points with; 'unique' writes every float exactly, as constants already are
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                np.printoptions(floatmode="unique"):
             warnings.simplefilter("ignore")
             try:
                 (pysd.read_vensim if vensim else pysd.read_xmile)(str(source), initialize=False)

@@ -228,7 +228,9 @@ def _sim_specs(root: ET.Element, path: Path) -> SimSpecs:
         dt = 1.0 / dt
     save = child(specs, "save_step")
     save_step = _float(text(save), "sim_specs save_step", path) if save is not None else dt
-    return SimSpecs(start, stop, dt, save_step, specs.get("method", "Euler"), specs.get("time_units", ""))
+    # the method is an attribute in XMILE 1.0, a child element in older iThink/Stella files
+    method = specs.get("method") or text(specs, "method") or "Euler"
+    return SimSpecs(start, stop, dt, save_step, method, specs.get("time_units", ""))
 
 
 def _wrap_legacy_variables(model: ET.Element) -> ET.Element:
