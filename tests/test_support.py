@@ -138,3 +138,22 @@ def test_graphical_function_points_keep_full_precision(tmp_path):
     gf = '<gf><xpts>0,20</xpts><ypts>0.123456789012345,0.5</ypts></gf>'
     path = write_model(tmp_path / "gf.xmile", aux("X", "0", gf) + STOCK)
     assert sdvag.run(path)["X"].values[0] == 0.123456789012345
+
+
+@pytest.mark.parametrize("exc, feature", [
+    (ValueError("Circular initialization...\nNot able to initialize the following objects:"),
+     "circular initialisation"),
+    (RecursionError("maximum recursion depth exceeded"), "a circular definition PySD cannot order"),
+    (NotImplementedError("Not implemented function 'size'"), "the builtin SIZE()"),
+])
+def test_pysd_errors_become_the_feature_they_mean(exc, feature):
+    from sdvag.model.pysd_errors import explain
+    assert explain(exc)[0].startswith(feature)
+
+
+def test_circular_initialisation_is_one_line_naming_it(tmp_path):
+    stocks = ('<stock name="A"><eqn>B</eqn></stock><stock name="B"><eqn>A</eqn></stock>')
+    proc = cli("run", write_model(tmp_path / "circular.xmile", stocks))
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "circular initialisation" in lines[0]

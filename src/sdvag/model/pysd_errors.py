@@ -6,6 +6,8 @@ carries identifies the variable.
 """
 from __future__ import annotations
 
+import re
+
 from sdvag.model.xmile import ModelInfo, canonical
 
 
@@ -35,6 +37,14 @@ def explain(exc: BaseException, info: ModelInfo | None = None) -> tuple[str, str
         return (f"equation text PySD's parser does not read (at '{snippet}')",
                 _variable_with(info, text))
     detail = _first_line(exc)
+    if "Circular initialization" in detail:
+        return ("circular initialisation (initial values that depend on each other)", None)
+    if name == "RecursionError":
+        return ("a circular definition PySD cannot order (equations that depend on each other "
+                "within one time step)", None)
+    unknown = re.match(r"Not implemented function '([^']+)'", detail)
+    if unknown:
+        return (f"the builtin {unknown.group(1).upper()}()", None)
     if name == "KeyError" and info is not None:
         missing = detail.strip("'\"")
         known = {canonical(v) for v in info.variables}

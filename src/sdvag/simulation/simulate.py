@@ -22,7 +22,7 @@ import xarray as xr
 from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.simulation.scenario import Policy, Scenario, load_scenario
-from sdvag.model.pysd_errors import warned_wrong
+from sdvag.model.pysd_errors import explain, warned_wrong
 from sdvag.model.translate import load
 from sdvag.model.xmile import ModelInfo, canonical, model_bytes
 
@@ -100,10 +100,10 @@ class Simulator:
                 )
             except Exception as exc:  # the model's equations failed inside PySD
                 self._touched = frozenset({"<failed run>"})  # force a clean reload next time
-                raise UnsupportedFeature(
-                    f"this model: PySD failed while simulating it ({type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else ''})", self._failing_variable(exc),
-                    self.info.path) from None
+                feature, _ = explain(exc, self.info)
+                raise UnsupportedFeature(feature.replace("PySD could not translate it", "PySD failed "
+                                                         "while simulating it"),
+                                         self._failing_variable(exc), self.info.path) from None
         wrong = warned_wrong([str(w.message) for w in caught], self.model.namespace)
         if wrong:
             self._touched = frozenset({"<failed run>"})
