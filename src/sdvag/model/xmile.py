@@ -260,10 +260,12 @@ def parse(data: bytes, path: Path) -> ModelInfo:
     try:
         root = ET.fromstring(data, _STRICT)
     except ET.XMLSyntaxError as exc:
-        # Stella-saved files often use the isee: prefix without declaring it; that alone is
-        # forgiven (PySD forgives it too), any other malformation is not.
-        if "prefix" not in str(exc).lower():
-            raise SdvagError(f"{path}: not a readable XMILE file ({exc})") from None
+        # Stella-saved files often use the isee: prefix without declaring it, and some files
+        # have `--` inside a comment; those alone are forgiven (PySD and Simlin forgive them
+        # too), any other malformation is not.
+        message = " ".join(str(exc).split())
+        if "prefix" not in message.lower() and "within comment" not in message.lower():
+            raise SdvagError(f"{path}: not a readable XMILE file ({message})") from None
         root = ET.fromstring(data, _LENIENT)
     if local(root.tag) != "xmile":
         raise SdvagError(f"{path}: not an XMILE file (root element <{local(root.tag)}>)")
