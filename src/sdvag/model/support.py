@@ -43,6 +43,8 @@ def references(equation: str) -> list[tuple[str, bool]]:
 
 def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
     """Every (feature, variable) in the model that PySD cannot be trusted to simulate."""
+    if info.path.suffix.lower() == VENSIM_SUFFIX:
+        return list(info.refusals)  # found while reading PySD's parse of the file (vensim.py)
     problems: list[tuple[str, str | None]] = []
     root = info.root
     for model in children(root, "model"):
@@ -93,7 +95,7 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
 
 
 def ensure_supported(info: ModelInfo) -> None:
-    problems = list(info.refusals) if info.path.suffix.lower() == VENSIM_SUFFIX else unsupported(info)
+    problems = unsupported(info)
     if problems:
         feature, variable = problems[0]
         raise UnsupportedFeature(feature, variable, info.path)
