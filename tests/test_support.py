@@ -34,6 +34,8 @@ UNSUPPORTED = {
     "call of a converter with a graphical function": (
         aux("G", "TIME", '<gf><xscale min="0" max="2"/><ypts>0,1,4</ypts></gf>') + aux("X", "G(1.5)") + STOCK,
         {}, "a call of 'g' as a graphical function", "X"),
+    "untranslated vensim call": (aux("X", "0{GET_DIRECT_DATA('x.csv',_',',_'A',_'B2')}") + STOCK, {},
+                                 "GET DIRECT DATA (a Vensim function its converter left in a comment", "X"),
     "rk4": (aux("X", "1") + STOCK, {"method": "RK4"}, "integration method RK4", None),
 }
 

@@ -212,6 +212,19 @@ def _subscripts(match: re.Match, dims: dict[str, tuple[str, ...]]) -> str:
     return f"{name}[{','.join(items)}]"
 
 
+def untranslated_call(equation: str) -> str | None:
+    """The function name xmutil left in a comment in place of a Vensim call it could not
+    translate (`0{GET_DIRECT_DATA(...)}`, `{Untranslated function used}ALLOCATE ...`): the
+    equation then says something else than the model meant, so it is refused, not run."""
+    for comment in _COMMENT.findall(equation):
+        call = re.match(r"\{\s*([A-Za-z][\w ]*?)\s*\(", comment)
+        if call:
+            return call.group(1).replace("_", " ").strip().upper()
+        if "untranslated" in comment.lower():
+            return comment.strip("{}")
+    return None
+
+
 def rewrite_equation(equation: str, names: set[str] = frozenset(),
                      dims: dict[str, tuple[str, ...]] | None = None) -> str:
     """The equation in PySD's terms. `names` (canonical) are the model's own variables, which

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sdvag.errors import UnsupportedFeature
 from sdvag.model.arrays import array_problems, unnamed_dimensions
 from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, names_and_dimensions,
-                                  rewrite_equation)
+                                  rewrite_equation, untranslated_call)
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, children, is_name, local, tokens
 
 # Builtins PySD 3.14 simulates correctly from XMILE (lower case).
@@ -66,6 +66,11 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
                 if any(local(c.tag) == tag for c in node if isinstance(c.tag, str)):
                     problems.append((f"{tag}s", var.name))
         problems += array_problems(var)
+        untranslated = untranslated_call(var.equation)
+        if untranslated:
+            problems.append((f"{untranslated} (a Vensim function its converter left in a comment, "
+                             "with a placeholder value in its place)", var.name))
+            continue
         try:
             rewritten = rewrite_equation(var.equation, names, dims)
         except AmbiguousForm as exc:
