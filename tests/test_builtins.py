@@ -51,7 +51,8 @@ def test_lookup_reads_the_graphical_function(run):
     np.testing.assert_allclose(run["Looked Up"].values, np.interp(t, [0, 5, 10], [0, 10, 40]))
 
 
-@pytest.mark.parametrize("equation", ["2 * TIME MOD 3", "x / a // b", "-a MOD b", "a ^ b // c"])
+@pytest.mark.parametrize("equation", ["2 * TIME MOD 3", "x / a // b", "-a MOD b", "a ^ b // c",
+                                      "LOOKUP(tables[A], x)"])
 def test_infix_forms_whose_grouping_pysd_reads_otherwise_are_refused(equation):
     with pytest.raises(AmbiguousForm):
         rewrite_equation(equation)

@@ -187,6 +187,8 @@ def _rewrite_calls(toks: list[_Tok], names: set[str]) -> list[_Tok]:
                 elif key == "mod" and len(args) == 2:
                     text = _mod(*args)
                 elif key == "lookup" and len(args) == 2:
+                    if not re.fullmatch(r'"[^"]*"|[^\W\d][\w.$\']*', args[0]):
+                        raise AmbiguousForm("LOOKUP of an element of an arrayed graphical function")
                     text = f"{args[0]}({args[1]})"
                 elif key == "ramp" and len(args) == 1:
                     text = f"RAMP({args[0]}, initial_time)"
