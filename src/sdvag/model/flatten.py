@@ -15,7 +15,7 @@ import copy
 from lxml import etree as ET
 
 from sdvag.errors import SdvagError, UnsupportedFeature
-from sdvag.model.xmile import _TOKEN, canonical, child, children, is_name, local
+from sdvag.model.tree import _TOKEN, canonical, child, children, is_name, local
 
 VARIABLE_TAGS = ("stock", "flow", "aux", "gf")
 MAX_DEPTH = 16  # a module instantiating itself, directly or not, is refused, not followed

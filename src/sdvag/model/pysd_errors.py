@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from sdvag.model.xmile import ModelInfo, canonical
+from sdvag.model.info import ModelInfo
+from sdvag.model.tree import canonical
 
 
 def _first_line(exc: BaseException) -> str:

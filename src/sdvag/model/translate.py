@@ -23,7 +23,7 @@ from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.model.pysd_errors import explain
 from sdvag.model.support import ensure_supported
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
-from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, model_bytes, parse_model
+from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
 CACHE_FORMAT = "4"  # bump whenever what PySD is given changes (builtins.pysd_bytes)
 

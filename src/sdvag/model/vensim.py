@@ -17,7 +17,8 @@ from pathlib import Path
 from lxml import etree as ET
 
 from sdvag.errors import SdvagError, UnsupportedFeature
-from sdvag.model.xmile import Graphical, ModelInfo, SimSpecs, Variable
+from sdvag.model.pysd_errors import explain
+from sdvag.model.info import Graphical, ModelInfo, SimSpecs, Variable
 
 CONTROLS = {"initial time": "start", "final time": "stop", "time step": "dt", "saveper": "save_step"}
 # What PySD's Vensim translator simulates differently from Vensim, found by running the SDXorg
@@ -79,7 +80,6 @@ def _abstract_model(data: bytes, path: Path):
                 parsed.parse()
                 return parsed.get_abstract_model()
             except Exception as exc:  # PySD's parser raises many types on text it cannot read
-                from sdvag.model.pysd_errors import explain
                 raise UnsupportedFeature(*explain(exc), path) from None
 
 

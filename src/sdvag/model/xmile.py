@@ -1,4 +1,4 @@
-"""Read what sdvag needs from an XMILE file, independently of PySD.
+"""Read what sdvag needs from an XMILE file (or, through vensim.py, a Vensim file), independently of PySD.
 
 PySD's translator keeps no units, ranges or diagram, and reads some things wrongly; sdvag's own
 reading is what scenarios are validated against, what `describe` prints and what the checks use.
@@ -7,142 +7,25 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree as ET
 
 from sdvag.errors import SdvagError
+from sdvag.model.flatten import flatten_modules
+from sdvag.model.info import Graphical, ModelInfo, SimSpecs, Variable
+from sdvag.model.tree import _TOKEN, canonical, child, children, is_name, local, main_model, text, tokens
+from sdvag.model.vensim import parse_mdl
+
+__all__ = ["Graphical", "ModelInfo", "SimSpecs", "Variable", "_TOKEN", "canonical", "child", "children",
+           "is_name", "local", "main_model", "text", "tokens", "MODEL_SUFFIXES", "VENSIM_SUFFIX",
+           "XMILE_SUFFIXES", "model_bytes", "parse", "parse_model", "read_model"]
 
 XMILE_SUFFIXES = (".xmile", ".xml", ".stmx", ".itmx")
 VENSIM_SUFFIX = ".mdl"
 MODEL_SUFFIXES = (*XMILE_SUFFIXES, VENSIM_SUFFIX)
 _STRICT = ET.XMLParser(resolve_entities=False, no_network=True)
 _LENIENT = ET.XMLParser(resolve_entities=False, no_network=True, recover=True)
-_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
-
-
-def canonical(name: str) -> str:
-    """XMILE identifiers ignore case, and treat spaces, underscores and line breaks alike."""
-    name = name.replace("\\n", " ").replace("\n", " ").replace("_", " ").strip().strip('"')
-    return " ".join(name.lower().split())
-
-
-_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[^\W\d][\w.$\']*|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+'
-                    r'|<>|<=|>=|\S')
-
-
-def tokens(equation: str) -> list[str]:
-    """An XMILE equation as tokens: quoted or bare names, numbers, operators."""
-    return _TOKEN.findall(equation)
-
-
-def is_name(token: str) -> bool:
-    return token.startswith('"') or token[0].isalpha() or token[0] == "_"
-
-
-def local(tag: str) -> str:
-    """Tag name without its namespace (XMILE files come with several namespaces, or none)."""
-    return tag.rsplit("}", 1)[-1]
-
-
-def children(node: ET.Element, tag: str) -> list[ET.Element]:
-    return [c for c in node if isinstance(c.tag, str) and local(c.tag) == tag]
-
-
-def child(node: ET.Element, tag: str) -> ET.Element | None:
-    found = children(node, tag)
-    return found[0] if found else None
-
-
-def text(node: ET.Element | None, tag: str | None = None) -> str:
-    if node is not None and tag is not None:
-        node = child(node, tag)
-    return "" if node is None or node.text is None else node.text.strip()
-
-
-@dataclass(frozen=True)
-class Graphical:
-    """A graphical function (lookup table): y as a function of x."""
-
-    x: tuple[float, ...]
-    y: tuple[float, ...]
-    kind: str = "continuous"
-
-
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    kind: str  # "stock", "flow", "aux" or "gf" (a stand-alone graphical function)
-    equation: str = ""
-    units: str = ""
-    doc: str = ""
-    range: tuple[float, float] | None = None
-    graphical: Graphical | None = None
-    inflows: tuple[str, ...] = ()
-    outflows: tuple[str, ...] = ()
-    non_negative: bool = False
-    dimensions: tuple[str, ...] = ()
-    node: ET.Element | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def is_constant(self) -> bool:
-        """A number the user may override: an aux or flow whose equation is a literal."""
-        return (
-            self.kind in ("aux", "flow")
-            and self.graphical is None
-            and bool(_NUMBER.match(self.equation))
-        )
-
-    @property
-    def default(self) -> float | None:
-        return float(self.equation) if self.is_constant else None
-
-    @property
-    def role(self) -> str:
-        """The kind a modeller would name: stock, flow, constant, graphical or auxiliary."""
-        if self.kind == "stock":
-            return "stock"
-        if self.graphical is not None or self.kind == "gf":
-            return "graphical"
-        if self.is_constant:
-            return "constant"
-        return "flow" if self.kind == "flow" else "auxiliary"
-
-
-@dataclass(frozen=True)
-class SimSpecs:
-    start: float
-    stop: float
-    dt: float
-    save_step: float
-    method: str
-    time_units: str
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    path: Path
-    sha256: str
-    name: str
-    sim: SimSpecs
-    variables: dict[str, Variable]
-    units: tuple[str, ...]
-    root: ET.Element = field(compare=False, repr=False)
-    refusals: tuple[tuple[str, str | None], ...] = ()  # (feature, variable) found while reading
-
-    def find(self, name: str) -> Variable | None:
-        """The variable a (case-, space- and underscore-insensitive) name refers to."""
-        key = canonical(name)
-        for var in self.variables.values():
-            if canonical(var.name) == key:
-                return var
-        return None
-
-    @property
-    def model(self) -> ET.Element:
-        return _main_model(self.root)
 
 
 def _float(value: str | None, what: str, path: Path) -> float:
@@ -175,14 +58,6 @@ def _graphical(gf: ET.Element, path: Path, name: str) -> Graphical:
     if len(x) != len(y):
         raise SdvagError(f"{path}: graphical function '{name}' has {len(x)} x and {len(y)} y points")
     return Graphical(tuple(x), tuple(y), gf.get("type", "continuous"))
-
-
-def _main_model(root: ET.Element) -> ET.Element:
-    models = children(root, "model")
-    if not models:
-        raise SdvagError("XMILE file has no <model> element")
-    unnamed = [m for m in models if not m.get("name")]
-    return (unnamed or models)[0]
 
 
 def _variable(node: ET.Element, path: Path) -> Variable:
@@ -269,11 +144,10 @@ def parse(data: bytes, path: Path) -> ModelInfo:
         root = ET.fromstring(data, _LENIENT)
     if local(root.tag) != "xmile":
         raise SdvagError(f"{path}: not an XMILE file (root element <{local(root.tag)}>)")
-    model = _main_model(root)
+    model = main_model(root)
     holder = child(model, "variables")
     if holder is None:
         holder = _wrap_legacy_variables(model)
-    from sdvag.model.flatten import flatten_modules  # it builds on this module
     flatten_modules(root, model, holder, path)
     _drop_shadowed_xscales(holder)
     variables: dict[str, Variable] = {}
@@ -310,7 +184,6 @@ def model_bytes(path: Path) -> bytes:
 def parse_model(data: bytes, path: Path) -> ModelInfo:
     """An XMILE file's or (through PySD's Vensim parser) a Vensim .mdl file's description."""
     if path.suffix.lower() == VENSIM_SUFFIX:
-        from sdvag.model.vensim import parse_mdl  # it builds on this module
         return parse_mdl(data, path)
     return parse(data, path)
 
