@@ -28,5 +28,6 @@ def test_reductions_and_element_references(run):
     np.testing.assert_allclose(run["Total Firms"].values, total, rtol=1e-12)
     assert set(run["Largest Rate"].values) == {0.4}
     np.testing.assert_allclose(run["South Farms"].values, run["Firms[South,Farm]"].values)
+    assert set(run["East Position"].values) == {3}  # Stella's Dimension.Element: its position
     for region, rate in RATES.items():
         np.testing.assert_allclose(run[f"Share[{region}]"].values, rate / 0.7, rtol=1e-12)

@@ -16,6 +16,7 @@ rewritten, in the text PySD receives, into PySD constructs whose meaning is the 
     RAMP(slope)                RAMP(slope, STARTTIME)
     LOOKUP(gf, x)              gf(x)                   (support.py refuses it unless gf is a <gf>)
     {comment}                  removed
+    Dimension.Element          the element's position (Stella), 1 for the first
     x[A, B]                    x[A,B]
     SUM(x[*]), MAX(x[*])...    SUM(x[Dim!])            (PySD's reduction over x's dimension)
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sdvag.model.xmile import _TOKEN, canonical, is_name
+from sdvag.model.xmile import _TOKEN, canonical, children, is_name
 
 CONTROL_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "final_time"}
 CONSTANTS = {"pi": "3.141592653589793"}
@@ -159,7 +160,7 @@ def _infix(toks: list[_Tok], at: int, width: int, build) -> tuple[list[_Tok], in
     return toks[:left0] + [_Tok(toks[left0].gap, build(left, right), True)] + toks[right1 + 1:], left0
 
 
-def _rewrite_calls(toks: list[_Tok], names: set[str]) -> list[_Tok]:
+def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int]) -> list[_Tok]:
     """Rewrite the builtins (innermost first, so an argument is itself already rewritten)."""
     i = len(toks) - 1
     while i >= 0:
@@ -170,7 +171,9 @@ def _rewrite_calls(toks: list[_Tok], names: set[str]) -> list[_Tok]:
                                        or not _OPERATOR.match(toks[i - 1].text)):
             called = False  # `(a) MOD (b)`: the infix operator before a parenthesised operand
         if key and key not in names:
-            if not called and key in CONTROL_NAMES:
+            if not called and key in positions:
+                tok.text = str(positions[key])
+            elif not called and key in CONTROL_NAMES:
                 tok.text = CONTROL_NAMES[key]
             elif not called and key in CONSTANTS:
                 tok.text = CONSTANTS[key]
@@ -228,20 +231,24 @@ def untranslated_call(equation: str) -> str | None:
 
 
 def rewrite_equation(equation: str, names: set[str] = frozenset(),
-                     dims: dict[str, tuple[str, ...]] | None = None) -> str:
+                     dims: dict[str, tuple[str, ...]] | None = None,
+                     positions: dict[str, int] | None = None) -> str:
     """The equation in PySD's terms. `names` (canonical) are the model's own variables, which
-    shadow the builtins of the same name; `dims` their dimensions, by canonical name.
-    Raises AmbiguousForm for a form it cannot rewrite."""
+    shadow the builtins of the same name; `dims` their dimensions, by canonical name;
+    `positions` the 1-based position of each `Dimension.Element`. Raises AmbiguousForm for a
+    form it cannot rewrite."""
     text = _COMMENT.sub(" ", equation)
     text = _SUBSCRIPTED.sub(lambda m: _subscripts(m, dims or {}), text)
     toks = _split(text)
-    if not any(is_name(t.text) and canonical(t.text) in REWRITTEN | {"mod"} or t.text == "/"
+    positions = positions or {}
+    if not any(is_name(t.text) and canonical(t.text) in REWRITTEN | positions.keys() or t.text == "/"
                for t in toks):
         return text
-    return _join(_rewrite_calls(toks, names)).strip()
+    return _join(_rewrite_calls(toks, names, positions)).strip()
 
 
-def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]]) -> bytes:
+def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]],
+               positions: dict[str, int]) -> bytes:
     """The XMILE text PySD is given: every equation (of the model and its sub-models) rewritten.
     The tree is copied, so the ModelInfo keeps the equations as the modeller wrote them."""
     import copy
@@ -251,7 +258,7 @@ def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]]) -> bytes
     tree = copy.deepcopy(root)
     for eqn in tree.iter("{*}eqn"):
         if eqn.text:
-            eqn.text = rewrite_equation(eqn.text, names, dims)
+            eqn.text = rewrite_equation(eqn.text, names, dims, positions)
     for flow in tree.iter("{*}inflow", "{*}outflow"):
         name = (flow.text or "").strip()
         if name and not name.startswith('"') and not re.fullmatch(r"[\w.$' ]+", name):
@@ -262,7 +269,14 @@ def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]]) -> bytes
     return ET.tostring(tree, xml_declaration=True, encoding="utf-8")
 
 
-def names_and_dimensions(info) -> tuple[set[str], dict[str, tuple[str, ...]]]:
-    """The model's variable names and each arrayed variable's dimensions, by canonical name."""
+def names_and_dimensions(info) -> tuple[set[str], dict[str, tuple[str, ...]], dict[str, int]]:
+    """The model's variable names, each arrayed variable's dimensions, by canonical name, and
+    the position of each element (Stella's `Location.Boston` is Boston's index in Location)."""
+    positions = {}
+    for holder in children(info.root, "dimensions"):
+        for dim in children(holder, "dim"):
+            for k, elem in enumerate(children(dim, "elem"), start=1):
+                positions[canonical(f"{dim.get('name', '')}.{elem.get('name', '')}")] = k
     return ({canonical(v) for v in info.variables},
-            {canonical(v.name): v.dimensions for v in info.variables.values() if v.dimensions})
+            {canonical(v.name): v.dimensions for v in info.variables.values() if v.dimensions},
+            positions)

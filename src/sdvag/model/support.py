@@ -57,7 +57,7 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
     if method not in ("euler", ""):
         problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)", None))
     problems += unnamed_dimensions(info)
-    names, dims = names_and_dimensions(info)
+    names, dims, positions = names_and_dimensions(info)
     kinds = {canonical(v.name): v.kind for v in info.variables.values()}
     for var in info.variables.values():
         node = var.node
@@ -72,7 +72,7 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
                              "with a placeholder value in its place)", var.name))
             continue
         try:
-            rewritten = rewrite_equation(var.equation, names, dims)
+            rewritten = rewrite_equation(var.equation, names, dims, positions)
         except AmbiguousForm as exc:
             problems.append((f"this equation form ({exc})", var.name))
             continue

@@ -25,7 +25,7 @@ from sdvag.model.support import ensure_supported
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
-CACHE_FORMAT = "4"  # bump whenever what PySD is given changes (builtins.pysd_bytes)
+CACHE_FORMAT = "5"  # bump whenever what PySD is given changes (builtins.pysd_bytes)
 
 
 def cache_root() -> Path:
