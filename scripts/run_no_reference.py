@@ -41,7 +41,7 @@ def reason(line: str) -> str:
     """The feature a refusal names, without the file and the variable."""
     text = re.sub(r"^error: .*?: (?=cannot|not|the|expected|XMILE)", "", line)
     text = re.sub(r" in variable '.*'$", "", text)
-    return re.sub(r"'[^']*'", "'...'", text)[:110]
+    return re.sub(r"'[^'\s]*'", "'...'", text)[:110]
 
 
 def main() -> int:

@@ -159,3 +159,9 @@ def test_circular_initialisation_is_one_line_naming_it(tmp_path):
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "circular initialisation" in lines[0]
+
+
+def test_words_before_a_call_are_one_builtin_name_but_keywords_are_not():
+    from sdvag.model.support import references
+    assert references("VECTOR SORT ORDER(a, 1)")[0] == ("vector sort order", True)
+    assert references("IF TIME >= Start THEN (1) ELSE 0")[2:4] == [("start", False), ("then", True)]

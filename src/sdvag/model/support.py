@@ -31,7 +31,8 @@ def references(equation: str) -> list[tuple[str, bool]]:
     for i, tok in enumerate(toks):
         if is_name(tok):
             called = i + 1 < len(toks) and toks[i + 1] == "("
-            if called:  # a Vensim-style name of several words: `VECTOR SORT ORDER(`
+            if called and canonical(tok) not in KEYWORDS | {"mod"}:  # a Vensim-style name of
+                # several words: `VECTOR SORT ORDER(`
                 while found and not found[-1][1] and i > 0 and is_name(toks[i - 1]) \
                         and canonical(toks[i - 1]) not in KEYWORDS | {"mod"}:
                     tok = toks[i - 1] + " " + tok
