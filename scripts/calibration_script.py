@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 import sdvag
-from sdvag.report.calibration_output import plot_fit, write_scenario
+from sdvag.report.calibration_output import write_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(spec: str) -> None:
     parser = argparse.ArgumentParser(description=f"Re-create the calibration of scenarios/calibration/{spec}")
-    parser.add_argument("--method", help="local, global or multistart (default: the spec's)")
+    parser.add_argument("--method", help="local, global, multistart or mcmc (default: the spec's)")
     parser.add_argument("--workers", type=int, help="processes for the global search")
     parser.add_argument("--out", type=Path, help="write the scenario and the plot here instead")
     args = parser.parse_args()
@@ -25,5 +25,6 @@ def main(spec: str) -> None:
                              workers=args.workers, progress=say)
     print(result.summary())
     name = result.spec.name
-    say(f"wrote {write_scenario(result, (args.out or ROOT / 'scenarios' / 'calibrated') / f'{name}.toml')}")
-    say(f"wrote {plot_fit(result, (args.out or ROOT / 'docs' / 'calibration') / f'{name}_fit.png')}")
+    for path in write_files(result, (args.out or ROOT / "scenarios" / "calibrated") / f"{name}.toml",
+                            (args.out or ROOT / "docs" / "calibration") / f"{name}_fit.png"):
+        say(f"wrote {path}")

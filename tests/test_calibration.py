@@ -1,17 +1,22 @@
 """Calibration: known parameters recovered, reproducible, bad specs refused, shipped fits re-checked."""
 import csv
+import dataclasses
 import shutil
 import subprocess
 import sys
 import tomllib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sdvag
 from sdvag import data as observed
 from sdvag.analysis.calibration import fit_statistics
 from sdvag.analysis.fitstats import STATISTICS, series_statistics
+from sdvag.data import window
+from sdvag.simulation.scenario import load_scenario
+from sdvag.simulation.simulate import Simulator
 
 from conftest import FIXTURES, ROOT, cli
 
@@ -45,15 +50,17 @@ def folder(tmp_path_factory):
     """The adoption fixture, a series file it generated from TRUTH with 2% noise, and a spec."""
     folder = tmp_path_factory.mktemp("calibration")
     shutil.copy(FIXTURES / "adoption.xmile", folder)
-    truth = sdvag.run(folder / "adoption.xmile", set=TRUTH)
+    truth = sdvag.run(folder / "adoption.xmile", set=TRUTH)["Adopters"]
     rng = np.random.default_rng(11)
     rows = []
-    for name, variable, factor, years, status in [("adopters", "Adopters", 1, range(2001, 2020, 2), "confirmed"),
-                                                  ("adoption_hundreds", "Adoption", 0.01, range(2002, 2020, 4), "seed")]:
-        values = truth[variable].sel(time=list(years)).to_numpy() * factor
+    # year-end levels of the stock, and annual totals of its inflow (the stock's change over the year)
+    for name, timing, years, status in [("adopters", "year-end", range(2001, 2020, 2), "confirmed"),
+                                        ("adoption_hundreds", "annual-total", range(2002, 2020, 4), "seed")]:
+        end = truth.sel(time=[y + 1 for y in years]).to_numpy()
+        values = end if timing == "year-end" else (end - truth.sel(time=list(years)).to_numpy()) / 100
         noisy = values + rng.normal(0, 0.02 * np.mean(np.abs(values)), values.size)
-        units = "firms" if factor == 1 else "hundred firms per year"
-        rows += [(name, y, v, units, status, "synthetic") for y, v in zip(years, noisy)]
+        units = "firms" if timing == "year-end" else "hundred firms"
+        rows += [(name, y, v, units, status, timing, "synthetic") for y, v in zip(years, noisy)]
     with (folder / "series.csv").open("w", newline="") as handle:
         csv.writer(handle).writerows([observed.COLUMNS, *rows])
     (folder / "spec.toml").write_text(SPEC)
@@ -115,6 +122,7 @@ def test_cli_writes_a_calibrated_scenario_that_runs_and_reproduces_its_statistic
     assert "R2" in done.stdout and "calibrating adoption_fit" in done.stderr  # progress shown
     scenario = out / "adoption_fit.toml"
     assert (out / "adoption_fit_fit.png").stat().st_size > 0
+    assert (out / "adoption_fit_report.txt").read_text().strip() == done.stdout.strip()  # the report promised
     assert cli("run", scenario).returncode == 0
     record = tomllib.loads(scenario.read_text())["calibration"]
     assert {(p["name"]) for p in record["parameters"]} == set(TRUTH)
@@ -140,7 +148,7 @@ SHARE_TARGET = '[[targets]]\nseries = "share"\nvariable = "{}"\nfactor = 1\n'
 def test_bad_specs_fail_with_one_clear_message(folder, old, new, message):
     spec = SPEC.replace(old, new) if old else SPEC + new
     with (folder / "series.csv").open() as handle:
-        (folder / "series_share.csv").write_text(handle.read() + "share,2005,40,percent,seed,synthetic\n")
+        (folder / "series_share.csv").write_text(handle.read() + "share,2005,40,percent,seed,year-end,synthetic\n")
     (folder / "bad.toml").write_text(spec.replace('data = "series.csv"', 'data = "series_share.csv"'))
     done = cli("calibrate", folder / "bad.toml")
     assert done.returncode == 2
@@ -174,15 +182,50 @@ def test_shipped_series_keep_status_and_source_and_are_listed():
 
 
 @pytest.mark.parametrize("path", CALIBRATED, ids=[p.stem for p in CALIBRATED])
-def test_shipped_calibrated_scenarios_reproduce_their_statistics(path):
+def test_shipped_calibrated_scenarios_reproduce_their_statistics_and_project_to_their_stop(path):
     table = tomllib.loads(path.read_text())
-    ds = sdvag.run(path)
+    scenario = load_scenario(path)
+    assert cli("run", path).returncode == 0                    # runs as it is
+    dt = Simulator.for_model(scenario.model).time_settings(scenario)["dt"]
+    ds = sdvag.run(dataclasses.replace(scenario, sim={**scenario.sim, "save_step": dt}))  # annual totals: every dt
     assert ds.attrs["model_sha256"] == table["calibration"]["model_sha256"], \
         f"{ds.attrs['model']} changed since {path.name} was calibrated: re-run its scripts/calibrate_*.py"
-    assert ds["time"].to_numpy()[-1] >= 2030
+    stop = ds["time"].to_numpy()[-1]
+    assert stop >= 2030
     for recorded, again in zip(table["calibration"]["targets"], fit_statistics(ds, table["calibration"]["targets"])):
         for key in STATISTICS:
-            assert again[key] == pytest.approx(recorded[key], rel=1e-6, abs=1e-12, nan_ok=True), (recorded["series"], key)
+            if key in recorded:
+                assert again[key] == pytest.approx(recorded[key], rel=1e-6, abs=1e-12), (recorded["series"], key)
+            else:   # omitted, with the reason, where the data cannot support it
+                assert np.isnan(again[key]) and "at least 3" in recorded["omitted"], (recorded["series"], key)
+        band = [p for p in table["calibration"]["projection"] if p["series"] == recorded["series"]]
+        windows = [window(p["timing"], p["year"]) for p in band]
+        assert [p["year"] for p in band] == list(np.arange(band[0]["year"], band[-1]["year"] + 1))  # yearly
+        assert max(end for _, _, end in windows) > stop - 1                                        # to the stop
+        assert all(p["p05"] <= p["p50"] <= p["p95"] for p in band)
+
+
+def test_holdout_from_python_and_cli(folder):
+    """Fitted on the values before 2012, the rest are checked against the band (Python and CLI)."""
+    fit = sdvag.calibrate(folder / "spec.toml", method="local", holdout_from=2012, workers=1)
+    frame = observed.load(folder / "series.csv")
+    later = frame[frame["year"] >= 2012]
+    assert sorted((h["series"], h["year"]) for h in fit.holdout) == sorted(zip(later["series"], later["year"]))
+    assert [s["n"] for s in fit.statistics] == [int(((frame["series"] == t.series) & (frame["year"] < 2012)).sum())
+                                                for t in fit.spec.targets]
+    adopters = [h for h in fit.holdout if h["series"] == "adopters"]
+    assert all(h["inside"] == (h["p05"] <= h["value"] <= h["p95"]) for h in fit.holdout)
+    assert all(h["inside"] for h in adopters)              # the right model, fitted on the first half
+    assert fit.holdout_mape()["adopters"] < 5
+    assert "out of sample" in fit.summary()
+    out = folder / "holdout"
+    done = cli("calibrate", folder / "spec.toml", "--method", "local", "--holdout-from", "2012", "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert "out of sample (fitted on values before 2012)" in done.stdout
+    record = tomllib.loads((out / "adoption_fit.toml").read_text())["calibration"]
+    assert record["holdout_from"] == 2012 and len(record["holdout"]) == len(later)
+    nothing = cli("calibrate", folder / "spec.toml", "--holdout-from", "1990")
+    assert nothing.returncode == 2 and "no observed value before 1990" in nothing.stderr
 
 
 def test_script_regenerates_psva_with_the_local_method(tmp_path):
@@ -197,3 +240,41 @@ def test_script_regenerates_psva_with_the_local_method(tmp_path):
     assert [p["name"] for p in local["parameters"]] == [p["name"] for p in shipped["parameters"]]
     assert shipped["payoff"] <= local["payoff"] * (1 + 1e-6)
     assert (tmp_path / "psva_calibrated_fit.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_wide_csv_and_excel_data_without_status_give_the_same_fit(folder, suffix):
+    """A user's table: a year column and a column per series (`name [unit]`), gaps left empty,
+    no status or source; as CSV or as an Excel sheet."""
+    long = observed.load(folder / "series.csv")
+    wide = long.assign(header=long["series"] + " [" + long["unit"] + "]").pivot(
+        index="year", columns="header", values="value").reset_index()
+    path = folder / f"wide{suffix}"
+    if suffix == ".csv":
+        wide.to_csv(path, index=False)
+    else:
+        pytest.importorskip("openpyxl")
+        wide.to_excel(path, index=False, sheet_name="observed")
+    with pytest.warns(UserWarning, match="no timing column"):
+        loaded = observed.load(path, sheet="observed" if suffix == ".xlsx" else None)
+    assert set(loaded["status"]) == {"confirmed"} and set(loaded["source"]) == {path.name}
+    assert set(loaded["timing"]) == {"year-end"}   # a wide table has no timing: the documented default
+    columns = ["series", "year", "value", "unit"]
+    pd.testing.assert_frame_equal(loaded[columns], long[columns], check_dtype=False)
+    # the same values as a long table with every value a year-end level fit the same
+    long.assign(timing="year-end").to_csv(folder / "year_end.csv", index=False)
+    (folder / "year_end.toml").write_text(SPEC.replace('data = "series.csv"', 'data = "year_end.csv"'))
+    reference = sdvag.calibrate(folder / "year_end.toml", method="local")
+    spec = SPEC.replace('data = "series.csv"', f'data = "{path.name}"'
+                        + ('\nsheet = "observed"' if suffix == ".xlsx" else ""))
+    (folder / f"wide{suffix}.toml").write_text(spec)
+    fit = sdvag.calibrate(folder / f"wide{suffix}.toml", method="local")
+    for name, value in fit.x.items():
+        assert value == pytest.approx(reference.x[name], rel=1e-9)
+
+
+def test_a_series_table_of_neither_shape_is_refused_with_both_shapes_named(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text("when,adopters\n2001,5\n")
+    with pytest.raises(sdvag.SdvagError, match="long table with columns series, year, value.*wide one"):
+        observed.load(path)

@@ -6,8 +6,8 @@ import sdvag
 
 PACKAGE = Path(sdvag.__file__).resolve().parent
 # Step of each top-level module or subpackage; the package's __init__ and api join them all.
-STEPS = {"version": 0, "errors": 0, "files": 0, "formatting": 0, "data": 0, "shipped": 0,
-         "model": 1, "simulation": 2, "analysis": 3, "report": 4, "api": 5, "cli": 6, "explorer": 6}
+STEPS = {"version": 0, "errors": 0, "files": 0, "formatting": 0, "progress": 0, "data": 0, "shipped": 0,
+         "model": 1, "simulation": 2, "analysis": 3, "report": 4, "api": 5, "explorer": 6, "cli": 7}
 
 
 def step_of(module: str) -> int | None:

@@ -1,9 +1,11 @@
 """Behaviour of models/producer_services_va.xmile (seed 000, Liu et al. 2020).
 
 Virtual agglomeration of producer services lowers the transaction cost of manufacturers'
-innovation and raises two internet knowledge spillovers; the paper's policy levers (digital
+innovation and the cost of service inputs, and raises two internet knowledge spillovers (tacit
+knowledge only as far as online trust allows); the paper's policy levers (digital
 transformation, network infrastructure, cheaper internet for manufacturers, talent) push
-manufacturing innovation up.
+manufacturing innovation up. Mechanism tests cut a link or freeze a variable and see the
+behaviour go.
 """
 import pathlib
 
@@ -12,7 +14,7 @@ import pytest
 
 import sdvag
 
-from conftest import observed
+from conftest import observed, run_shipped
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCEN = ROOT / "scenarios"
@@ -27,7 +29,7 @@ OUTPUTS = ["Virtual Agglomeration Degree", "Innovation Transaction Cost", "Paten
 
 @pytest.fixture(scope="module")
 def base():
-    return sdvag.run(BASE)
+    return run_shipped("psva_baseline")
 
 
 def at(ds, var, year):
@@ -38,11 +40,12 @@ def test_named_outputs_exist_with_data_units():
     info = sdvag.read_model(MODEL)
     units = {name: info.variables[name].units for name in OUTPUTS}
     assert units["Patent Applications"].replace(" ", "") in ("piece/year", "pieces/year")
-    assert units["Invention Share"] == "percent"
-    assert units["New Product Share Of Revenue"] == "percent"
+    assert units["Invention Share"] == units["New Product Share Of Revenue"] == "dmnl"  # fractions
     assert "hundred_million_yuan" in units["New Product Sales"]
-    for flow in ("First Spillover", "Second Spillover", "Patent Applications"):
+    for flow in ("First Spillover", "Second Spillover"):
         assert info.variables[flow].kind == "flow"
+    # no unit conversion dressed as a parameter: every constant with a range has a real span
+    assert all(v.range[0] < v.range[1] for v in info.variables.values() if v.is_constant)
 
 
 def test_baseline_has_the_order_of_magnitude_of_the_data(base):
@@ -53,9 +56,10 @@ def test_baseline_has_the_order_of_magnitude_of_the_data(base):
         ("Invention Share", "invention_share_of_patent_applications"),
         ("New Product Sales", "new_product_sales_industrial"),
         ("New Product Share Of Revenue", "new_product_share_of_main_revenue"))}
+    percent = {"Invention Share": 100, "New Product Share Of Revenue": 100}
     for var, points in data.items():
         for year, value in points.items():
-            ratio = at(base, var, float(year)) / value
+            ratio = at(base, var, float(year)) * percent.get(var, 1) / value
             assert 0.5 < ratio < 2.0, (var, year, ratio)
     # and the data's direction 2013 -> 2017: every series rises
     for var in data:
@@ -131,3 +135,52 @@ def test_spillovers_positive_and_rise_with_agglomeration(base):
         assert at(strong, "Virtual Agglomeration Degree", year) > at(base, "Virtual Agglomeration Degree", year)
         for flow in ("First Spillover", "Second Spillover"):
             assert at(strong, flow, year) > at(base, flow, year) > at(off, flow, year), (flow, year)
+
+
+CALIBRATED = SCEN / "calibrated" / "psva_calibrated.toml"
+
+
+def test_the_calibrated_scenario_reports_the_agglomeration_effect_with_an_interval():
+    import tomllib
+    record = tomllib.loads(CALIBRATED.read_text())["calibration"]
+    effect = next(p for p in record["parameters"] if p["name"] == "Maximum Transaction Cost Reduction")
+    assert effect["ci_low"] <= effect["value"] <= effect["ci_high"]
+    # an estimate at its bound, or an interval wider than the range, is flagged, never silent
+    at_bound = effect["value"] in (effect["min"], effect["max"])
+    too_wide = effect["ci_high"] - effect["ci_low"] > effect["max"] - effect["min"]
+    if at_bound or too_wide:
+        assert any("Maximum Transaction Cost Reduction" in w for w in record["warnings"])
+
+
+def test_the_documented_counterfactual_gap_in_2017_is_what_a_rerun_gives():
+    """docs/models/producer_services_va.md states the 2017 gap; re-run both and compare."""
+    import re
+    doc = (ROOT / "docs" / "models" / "producer_services_va.md").read_text()
+    stated = [float(x) for x in re.search(r"has ([0-9.]+)% fewer\s+patents and ([0-9.]+)% less new-product "
+                                          r"sales in 2017", doc).groups()]
+    cal = sdvag.run(CALIBRATED)
+    cf = sdvag.run(CALIBRATED, set={"Virtual Agglomeration Scale": 0.0})
+    gaps = [100 * (at(cal, v, 2017.0) / at(cf, v, 2017.0) - 1) for v in ("Patent Applications", "New Product Sales")]
+    assert gaps == pytest.approx(stated, abs=0.01)
+    assert gaps[0] > 0 and gaps[1] > 0
+
+
+def test_competition_uses_an_adaptive_norm(base):
+    pressure = base["Competition Pressure"]
+    # pressure rises while rivals improve, then fades as their success becomes the new normal
+    assert float(pressure.max()) > 1.02 and float(pressure.sel(time=END)) < float(pressure.max())
+    # cut: a norm frozen at its 2000 value keeps the pressure rising with every improvement
+    fixed = sdvag.knockout(BASE, freeze={"New Product Share Norm": None}).knocked
+    assert float(fixed["Competition Pressure"].sel(time=END)) > float(pressure.max())
+
+
+def test_tacit_knowledge_passes_online_only_with_trust(base):
+    cut = sdvag.knockout(BASE, link=[("Online Trust", "Transferable Knowledge Share")]).knocked
+    assert at(base, "Second Spillover", END) > 1.5 * at(cut, "Second Spillover", END)
+    assert at(base, "Patent Applications", END) > at(cut, "Patent Applications", END)
+
+
+def test_lower_service_input_cost_raises_innovation(base):
+    cut = sdvag.knockout(BASE, link=[("Virtual Agglomeration Degree", "Service Input Cost")]).knocked
+    assert at(cut, "Service Input Cost", END) == pytest.approx(1, abs=0.01)
+    assert at(base, "Patent Applications", END) > 1.02 * at(cut, "Patent Applications", END)

@@ -11,6 +11,7 @@ from sdvag.errors import SdvagError
 from sdvag.simulation.scenario import load_scenario
 from sdvag.analysis.sensitivity import load_spec
 from sdvag.api import sensitivity
+from sdvag.files import MANIFEST
 
 WEIGHTS = {"X1": 1.0, "X2": 2.0, "X3": 0.5}
 RANGES = {"X1": (0, 1), "X2": (0, 2), "X3": (-1, 2)}
@@ -34,7 +35,7 @@ def test_linear_model_indices_contain_the_analytic_values(linear):
         for order in ("first_order", "total_order"):  # no interactions: both equal v / Var(Y)
             low, high = float(ds[f"{order}_low"].sel(parameter=name)), float(ds[f"{order}_high"].sel(parameter=name))
             assert low <= v / total <= high, (name, order, low, v / total, high)
-    assert [r["parameter"] for r in res.ranking()] == sorted(var, key=var.get, reverse=True)
+    assert list(res.ranking()["parameter"]) == sorted(var, key=var.get, reverse=True)  # a DataFrame
     assert res.data.sizes["run"] == 256 * (3 + 2)
 
 
@@ -120,7 +121,7 @@ def test_cli_writes_netcdf_fan_charts_and_ranking(tmp_path, linear):
     assert done.returncode == 0, done.stderr
     assert "rank" in done.stdout and "X2" in done.stdout and "runs/s" in done.stderr
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert files == ["fan_y.png", "fan_z.png", "indices.csv", "ranking.txt", "results.nc"]
+    assert files == [MANIFEST, "fan_y.png", "fan_z.png", "indices.csv", "ranking.txt", "results.nc"]
     with xr.open_dataset(tmp_path / "out" / "results.nc") as saved:
         assert saved.sizes["run"] == 32 * 5 and set(saved["block"].to_numpy()) == {"A", "B", "X1", "X2", "X3"}
         assert float(saved["total_order"].sel(output="Z", parameter="X3", year=1.0)) == pytest.approx(0, abs=1e-12)
@@ -134,8 +135,10 @@ def test_every_shipped_model_has_a_valid_specification(model):
     assert spec.scenario.model == model.resolve() and spec.parameters and spec.outputs
 
 
-def test_a_failing_run_is_named_by_its_values(tmp_path):
+def test_a_failing_run_is_marked_with_its_variable_and_the_others_go_on(tmp_path):
     model = write_model(tmp_path / "inverse.xmile", aux("X", "1", '<range min="0" max="1"/>')
-                        + aux("Y", "1 / X"), stop=1, dt=1)
-    with pytest.raises(SdvagError, match=r"run with X = 0: .*cannot simulate"):
-        run_ensemble(load_scenario(model), ["X"], [[0.5], [0.25], [0.0]], columns=["Y"], workers=2)
+                        + aux("Y", "1 / X") + aux("Z", "2 * X"), stop=1, dt=1)
+    runs = run_ensemble(load_scenario(model), ["X"], [[0.5], [0.0], [0.25]], columns=["Z", "Y"], workers=2)
+    assert list(runs["failed"].to_numpy()) == ["", "Y", ""]
+    np.testing.assert_array_equal(runs["Y"].isel(time=0).to_numpy()[[0, 2]], [2.0, 4.0])
+    np.testing.assert_array_equal(runs["Z"].isel(time=0).to_numpy(), [1.0, 0.0, 0.5])

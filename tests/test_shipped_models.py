@@ -22,7 +22,7 @@ def test_models_are_shipped():
 @pytest.mark.parametrize("model", MODELS, ids=[m.stem for m in MODELS])
 def test_model_passes_every_check(model):
     engine = importlib.util.find_spec("simlin") is not None
-    findings = check(model, schema=SCHEMA if SCHEMA.exists() else None, engine=engine)
+    findings = check(model, schema=SCHEMA if SCHEMA.exists() else None, engine=engine, strict=True)
     assert [f"{f.check}: {f.message}" for f in findings if f.status != "pass"] == []
     if SCHEMA.exists():
         assert any(f.check == "schema" and f.status == "pass" for f in findings)

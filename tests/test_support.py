@@ -4,6 +4,7 @@ import pytest
 
 import sdvag
 from sdvag.errors import UnsupportedFeature
+from sdvag.simulation.simulate import Simulator
 
 from conftest import aux, cli, write_model
 
@@ -29,15 +30,20 @@ UNSUPPORTED = {
     "inf": (aux("X", "INF") + STOCK, {}, "the INF constant", "X"),
     "mod after a product": (aux("X", "2 * TIME MOD 3") + STOCK, {}, "this equation form", "X"),
     "safe division after a division": (aux("X", "2 / TIME // 3") + STOCK, {}, "this equation form", "X"),
-    "no equation": (aux("X", "{Enter equation for use when not hooked up}") + STOCK, {},
-                    "a variable with no equation", "X"),
     "call of a converter with a graphical function": (
         aux("G", "TIME", '<gf><xscale min="0" max="2"/><ypts>0,1,4</ypts></gf>') + aux("X", "G(1.5)") + STOCK,
         {}, "a call of 'g' as a graphical function", "X"),
     "untranslated vensim call": (aux("X", "0{GET_DIRECT_DATA('x.csv',_',',_'A',_'B2')}") + STOCK, {},
                                  "GET DIRECT DATA (a Vensim function its converter left in a comment", "X"),
-    "rk4": (aux("X", "1") + STOCK, {"method": "RK4"}, "integration method RK4", None),
 }
+
+
+def test_rk4_is_refused_where_pysd_would_integrate_it_but_run_on_the_vectorised_engine(tmp_path):
+    path = write_model(tmp_path / "rk4.xmile", aux("X", "1") + STOCK, method="RK4")
+    with pytest.raises(UnsupportedFeature, match="integration method RK4"):
+        Simulator.for_model(path)
+    ds = sdvag.run(path)
+    np.testing.assert_allclose(ds["S"], 1 + ds["time"], rtol=1e-12)
 
 
 def test_macro_definition_is_refused(tmp_path):
@@ -126,13 +132,18 @@ def test_graphical_function_uses_its_x_points_even_with_an_x_scale(tmp_path):
     np.testing.assert_allclose(ds["X"].to_numpy(), np.interp(t, [0, 1, 10], [0, 1, 2]))
 
 
-def test_rk4_as_a_child_element_is_refused_too(tmp_path):
-    # iThink 10 wrote <method>RK4</method> inside <sim_specs>; PySD would silently use Euler
-    path = write_model(tmp_path / "rk4.xmile", aux("X", "1") + STOCK)
-    path.write_text(path.read_text().replace('method="Euler" ', "").replace(
+def test_rk4_as_a_child_element_runs_with_rk4_too(tmp_path):
+    # iThink 10 wrote <method>RK4</method> inside <sim_specs>; PySD alone would silently use Euler
+    growth = aux("Rate", "0.5") + ('<stock name="S"><eqn>1</eqn><inflow>Growth</inflow></stock>'
+                                   '<flow name="Growth"><eqn>Rate * S</eqn></flow>')
+    attribute = write_model(tmp_path / "attribute.xmile", growth, method="RK4", stop=4, dt=0.5)
+    element = write_model(tmp_path / "element.xmile", growth, stop=4, dt=0.5)
+    element.write_text(element.read_text().replace('method="Euler" ', "").replace(
         "<start>", "<method>RK4</method><start>"))
-    with pytest.raises(UnsupportedFeature, match="integration method RK4"):
-        sdvag.run(path)
+    euler = write_model(tmp_path / "euler.xmile", growth, stop=4, dt=0.5)
+    runs = [sdvag.run(p)["S"].to_numpy() for p in (attribute, element, euler)]
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-15)
+    assert abs(runs[1][-1] - np.exp(2)) < abs(runs[2][-1] - np.exp(2))  # RK4, not Euler
 
 
 def test_graphical_function_points_keep_full_precision(tmp_path):

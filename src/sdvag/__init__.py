@@ -7,22 +7,27 @@ ensembles, as xarray Datasets) -> analysis (stages, checks, calibration, sensiti
 """
 from sdvag.version import __version__  # noqa: E402
 from sdvag.errors import SdvagError, UnsupportedFeature  # noqa: E402
-from sdvag.simulation.scenario import Scenario, load_scenario  # noqa: E402
-from sdvag.simulation.simulate import Simulator, compare, run  # noqa: E402
-from sdvag.analysis.stages import stage_changes  # noqa: E402
-from sdvag.model.xmile import read_model  # noqa: E402
+
+# The public API, imported when first used: `import sdvag` (and so `python -m sdvag`) stays
+# quick, and an interruption while the command line starts is handled by it. (Modules are
+# named differently from the functions, so that importing a module never hides a function.)
+_LAZY = {
+    "Scenario": "sdvag.simulation.scenario", "load_scenario": "sdvag.simulation.scenario",
+    "Simulator": "sdvag.simulation.simulate", "compare": "sdvag.simulation.simulate",
+    "run": "sdvag.simulation.simulate", "stage_changes": "sdvag.analysis.stages",
+    "stage_names": "sdvag.analysis.stages", "read_model": "sdvag.model.xmile",
+    "calibrate": "sdvag.api", "sensitivity": "sdvag.api", "loops": "sdvag.api", "knockout": "sdvag.api",
+}
 
 
 def __getattr__(name):
-    """calibrate and sensitivity load scipy.optimize and scipy.stats: imported when first used,
-    so that `python -m sdvag run` starts quickly. (Their modules are named differently from
-    the functions, so that importing a module never hides a function.)"""
-    if name in ("calibrate", "sensitivity"):
-        from sdvag import api
-        return getattr(api, name)
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "explore":  # Panel: an optional extra, imported only here
+        from sdvag.explorer import explore
+        return explore
     raise AttributeError(f"module 'sdvag' has no attribute {name!r}")
 
 
-__all__ = ["SdvagError", "UnsupportedFeature", "Scenario", "load_scenario", "Simulator",
-           "compare", "run", "stage_changes", "read_model", "calibrate", "sensitivity",
-           "__version__"]
+__all__ = ["SdvagError", "UnsupportedFeature", *_LAZY, "explore", "__version__"]

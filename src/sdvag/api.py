@@ -6,24 +6,25 @@ This module joins the two for the Python API and the command line alike.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
-Progress = Callable[[str], None] | None
+from sdvag.progress import Progress, messages
 
 
 def _written(paths: list[Path], progress: Progress) -> list[Path]:
-    if progress:
+    say = messages(progress)
+    if say:
         for path in paths:
-            progress(f"wrote {path}")
+            say(f"wrote {path}")
     return paths
 
 
 def calibrate(spec, method: str | None = None, seed: int | None = None, workers: int | None = None,
-              out: str | Path | None = None, progress: Progress = None):
+              out: str | Path | None = None, progress: Progress = None, holdout_from: float | None = None):
     """Fit a calibration specification (a TOML file, a CalibrationSpec or a dict like the TOML
-    table); with `out`, write the calibrated scenario and the fit plot there."""
+    table); with `out`, write the calibrated scenario and the fit plot there. `holdout_from`:
+    fit on the values observed before that year and check the rest against the projection band."""
     from sdvag.analysis.calibration import calibrate as fit
-    result = fit(spec, method=method, seed=seed, workers=workers, progress=progress)
+    result = fit(spec, method=method, seed=seed, workers=workers, progress=progress, holdout_from=holdout_from)
     if out is not None:
         from sdvag.report.calibration_output import write
         result.files = _written(write(result, out), progress)
@@ -49,5 +50,32 @@ def sensitivity_file(spec_path: str | Path, out: str | Path | None = None, worke
 def _write_sensitivity(result, out, progress: Progress):
     if out is not None:
         from sdvag.report.sensitivity_output import write
+        result.files = _written(write(result, out), progress)
+    return result
+
+
+def loops(target, set: dict | None = None, out: str | Path | None = None, progress: Progress = None):
+    """The feedback loops of a scenario or model file, their Loops That Matter scores over time
+    and their dominance by period and by evolution stage (sdvag.analysis.loops.LoopsResult);
+    with `out`, write loops.csv, loop_list.csv, dominance.csv, dominance_by_stage.csv and a plot."""
+    from sdvag.analysis.loops import loops as analyse
+    result = analyse(target, set=set)
+    if out is not None:
+        from sdvag.report.loops_output import write
+        result.files = _written(write(result, out), progress)
+    return result
+
+
+def knockout(target, link: list[tuple] | None = None, freeze: dict | None = None,
+             loop: list[str] | None = None, set: dict | None = None, out: str | Path | None = None,
+             progress: Progress = None):
+    """A scenario run intact and with links cut, variables frozen or named loops cut
+    (sdvag.analysis.knockout.knockout for the arguments); with `out`, write both runs
+    (results.nc, results.csv, dimension `scenario` = intact, knocked out) and a plot per key
+    output; `sdvag.report.knockout_output.summary(result)` tabulates them."""
+    from sdvag.analysis.knockout import knockout as analyse
+    result = analyse(target, link=link, freeze=freeze, loop=loop, set=set)
+    if out is not None:
+        from sdvag.report.knockout_output import write
         result.files = _written(write(result, out), progress)
     return result

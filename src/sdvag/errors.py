@@ -23,6 +23,14 @@ class UnsupportedFeature(SdvagError):
         super().__init__(f"{source}cannot simulate {feature}{where}")
 
 
+def shown(text: str, limit: int | None = 80) -> str:
+    """Text from a file or a command line as it may be printed: control characters and terminal
+    escapes escaped (so that it cannot fake a line or move the cursor), long text shortened."""
+    escaped = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                      for c in str(text))
+    return escaped if limit is None or len(escaped) <= limit else escaped[:limit] + "..."
+
+
 def suggest(name: str, candidates) -> str:
     close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
     if not close:

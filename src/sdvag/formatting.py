@@ -1,15 +1,33 @@
 """Numbers and tables for people: one formatting for every report sdvag prints."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
+SIGNIFICANT = 4
+PLAIN_RANGE = (1e-4, 1e15)  # magnitudes printed without an exponent
+
+
 def format_number(value: float) -> str:
+    """A number for a policy reader: whole numbers with thousands separators from 1,000 on
+    (505,312, not 5.053e+05), four significant digits below (12.35, 0.001235), an exponent only
+    for magnitudes outside PLAIN_RANGE; never `-0`."""
+    value = float(value)
     if not np.isfinite(value):
         return str(value)
-    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-        return f"{value:.4g}"
-    return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
+    magnitude = abs(value)
+    if magnitude == 0:
+        return "0"
+    if not PLAIN_RANGE[0] <= magnitude < PLAIN_RANGE[1]:
+        return f"{value:.{SIGNIFICANT - 1}e}"
+    if magnitude >= 10 ** (SIGNIFICANT - 1):
+        text = f"{value:,.0f}"
+    else:
+        decimals = SIGNIFICANT - 1 - math.floor(math.log10(magnitude))
+        text = f"{value:,.{decimals}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "0") else text
 
 
 def text_table(header: list[str], rows: list[list[str]]) -> str:

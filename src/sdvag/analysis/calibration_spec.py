@@ -2,28 +2,39 @@
 
 A specification names the scenario to start from, the constants to fit (bounds default to the
 variable's XMILE <range>) and the targets: an observed series, the model variable it measures,
-the factor from the variable's units to the series' unit, and a weight. Every problem is
-reported on a line of its own, as for scenarios.
+the factor from the variable's units to the series' unit, a weight, and for the Bayesian method
+an observation-error model; each observed value keeps its `timing` (when and how it was
+measured, see sdvag.analysis.observation). Every problem is reported on a line of its own, as
+for scenarios.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sdvag import data as observed
+from sdvag.data import window
 from sdvag.errors import SdvagError
 from sdvag.simulation.scenario import Checker, Scenario, ScenarioError, load_scenario, read_toml, suggest
 from sdvag.model.units import DIMENSIONLESS_NAMES
 from sdvag.model.xmile import MODEL_SUFFIXES, Variable, read_model
 
-SPEC_KEYS = ("scenario", "name", "title", "description", "data", "method", "seed", "loss",
+SPEC_KEYS = ("scenario", "name", "title", "description", "data", "sheet", "method", "seed", "loss",
              "loss_scale", "options", "parameters", "targets")
-METHODS = ("local", "global", "multistart")
+METHODS = ("local", "global", "multistart", "mcmc")
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
-OPTION_KEYS = ("max_runs", "maxiter", "popsize", "starts", "tol")
+OPTION_KEYS = ("max_runs", "maxiter", "popsize", "starts", "tol", "walkers", "steps", "burn", "draws")
+PARAMETER_KEYS = ("name", "min", "max", "prior")
+PRIORS = ("uniform", "loguniform", "normal")
+TARGET_KEYS = ("series", "variable", "factor", "weight", "denominator", "error", "sigma")
+ERRORS = ("lognormal", "normal")
 PERCENT_UNITS = {"percent", "%", "percentage", "pct"}
 
 
@@ -33,15 +44,22 @@ class SpecError(ScenarioError):
 
 @dataclass(frozen=True)
 class Parameter:
+    """A constant to fit, within [low, high]. `prior` (mcmc): ('uniform',), ('loguniform',) or
+    ('normal', mean, sd), always truncated to the bounds."""
+
     name: str
     low: float
     high: float
     start: float
+    prior: tuple = ("uniform",)
 
 
 @dataclass(frozen=True)
 class Target:
-    """An observed series and the model variable that measures it (model value x factor)."""
+    """An observed series and the model variable that measures it (model value x factor), each
+    value with its timing. `error` is the observation-error model of the Bayesian method:
+    'lognormal' (multiplicative: log data = log model + N(0, sigma), sigma a relative error) or
+    'normal' (additive, sigma in the series' unit); `sigma` None means estimated."""
 
     series: str
     variable: str
@@ -51,10 +69,30 @@ class Target:
     years: tuple[float, ...]
     values: tuple[float, ...]
     status: tuple[str, ...]
+    timings: tuple[str, ...] = ()
+    denominator: str | None = None
+    error: str = "lognormal"
+    sigma: float | None = None
 
     def record(self) -> dict:
+        extra = {k: v for k, v in (("denominator", self.denominator), ("sigma", self.sigma)) if v is not None}
         return {"series": self.series, "variable": self.variable, "factor": self.factor,
-                "weight": self.weight}
+                "weight": self.weight, "error": self.error, **extra}
+
+    def observations(self, years=None):
+        """The model counterparts of this target's values (all, or those of `years`)."""
+        from sdvag.analysis.observation import Observation
+        pick = self.years if years is None else years
+        timing = dict(zip(self.years, self.timings))
+        return [Observation.of(self.variable, self.factor, timing.get(y, self.timings[-1]), y, self.denominator)
+                for y in pick]
+
+    def subset(self, keep) -> "Target":
+        """The same target with only the values where `keep` (a boolean per year) is true."""
+        keep = list(keep)
+        pick = lambda values: tuple(v for v, k in zip(values, keep) if k)  # noqa: E731
+        return dataclasses.replace(self, years=pick(self.years), values=pick(self.values),
+                                   status=pick(self.status), timings=pick(self.timings))
 
 
 @dataclass
@@ -95,6 +133,8 @@ def unit_problem(var: Variable, series_unit: str, factor: float) -> str | None:
     dimensioned units any positive factor is accepted: it converts scale and naming
     (hundred_million_yuan/year to "100 million yuan", thousand firms to firms).
     """
+    if not series_unit.strip():
+        return None  # a user's series without a unit: nothing to check the factor against
     have, want = unit_kind(var.units), unit_kind(series_unit)
     shown = var.units or "no units"
     if (have == "dimensioned") != (want == "dimensioned"):
@@ -108,17 +148,32 @@ def unit_problem(var: Variable, series_unit: str, factor: float) -> str | None:
     return None
 
 
-def _series_frame(raw, base: Path, ck: Checker) -> tuple[pd.DataFrame | None, Path | None]:
+def valid_seed(seed) -> bool:
+    """None, or a whole number of at least 0 (numpy's integers too)."""
+    return seed is None or (not isinstance(seed, bool) and isinstance(seed, numbers.Integral) and seed >= 0)
+
+
+def plain_file_name(name: str) -> bool:
+    """A name that stays inside the folder it is written to: no separator or drive, not hidden
+    (so not . or ..), no control character."""
+    return bool(name) and name.isprintable() and not name.startswith(".") and not set(name) & set("/\\:")
+
+
+def _series_frame(raw, base: Path, ck: Checker, sheet=None) -> tuple[pd.DataFrame | None, Path | None]:
     if raw is None:
         return observed.load(), None
     if isinstance(raw, pd.DataFrame):
-        return raw, None
+        try:
+            return observed.from_frame(raw), None
+        except SdvagError as exc:
+            ck.fail("data", str(exc))
+            return None, None
     if not isinstance(raw, (str, Path)):
-        ck.fail("data", f"expected a series CSV file name, got {raw!r}")
+        ck.fail("data", f"expected a series file name (CSV or Excel), got {raw!r}")
         return None, None
     file = (base / raw).resolve()
     try:
-        return observed.load(file), file
+        return observed.load(file, sheet), file
     except SdvagError as exc:
         ck.fail("data", str(exc))
         return None, None
@@ -148,12 +203,16 @@ def parse_spec(table: dict, base: Path, source: str, path: Path | None = None) -
         if key not in SPEC_KEYS:
             ck.fail(key, f"unknown key{suggest(key, SPEC_KEYS)}")
     scenario = _start_scenario(table.get("scenario"), base, ck)
-    frame, data_path = _series_frame(table.get("data"), base, ck)
+    sheet = table.get("sheet")
+    if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, (str, int))):
+        ck.fail("sheet", f"expected a sheet name or index, got {sheet!r}")
+        sheet = None
+    frame, data_path = _series_frame(table.get("data"), base, ck, sheet)
     method = table.get("method", "local")
     if method not in METHODS:
         ck.fail("method", f"expected one of {', '.join(METHODS)}, got {method!r}")
     seed = table.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+    if not valid_seed(seed):
         ck.fail("seed", f"expected a non-negative integer, got {seed!r}")
     loss = table.get("loss", "linear")
     if loss not in LOSSES:
@@ -166,11 +225,15 @@ def parse_spec(table: dict, base: Path, source: str, path: Path | None = None) -
     for key, value in options.items():
         if key not in OPTION_KEYS:
             ck.fail(f"options.{key}", f"unknown key{suggest(key, OPTION_KEYS)}")
-        else:
-            ck.number(f"options.{key}", value, positive=True)
+        elif (num := ck.number(f"options.{key}", value, positive=True)) is not None \
+                and key != "tol" and num != int(num):
+            ck.fail(f"options.{key}", f"expected a whole number, got {num:g}")
     for key in ("name", "title", "description"):
         if key in table and not isinstance(table[key], str):
             ck.fail(key, f"expected a string, got {table[key]!r}")
+    if isinstance(table.get("name"), str) and not plain_file_name(table["name"]):
+        ck.fail("name", f"{table['name']!r} is not a plain file name (no folders, no '..'): the "
+                        f"calibrated scenario is written as NAME.toml in the output folder")
     if scenario is None:
         raise SpecError(ck.problems)
     info = ck.info = read_model(scenario.model)
@@ -191,8 +254,8 @@ def _parameters(ck: Checker, raw, info, scenario: Scenario) -> list[Parameter]:
     for i, item in enumerate(ck.tables("parameters", raw)):
         key = f"parameters[{i}]"
         for k in item:
-            if k not in ("name", "min", "max"):
-                ck.fail(f"{key}.{k}", f"unknown key{suggest(k, ('name', 'min', 'max'))}")
+            if k not in PARAMETER_KEYS:
+                ck.fail(f"{key}.{k}", f"unknown key{suggest(k, PARAMETER_KEYS)}")
         var = ck.variable(f"{key}.name", item.get("name"), "any")
         if var is None:
             continue
@@ -220,9 +283,36 @@ def _parameters(ck: Checker, raw, info, scenario: Scenario) -> list[Parameter]:
         if not low < high:
             ck.fail(key, f"min {low:g} must be below max {high:g}")
             continue
+        prior = _prior(ck, f"{key}.prior", item.get("prior", {}), low, high)
         start = scenario.constants.get(var.name, var.default)
-        found.append(Parameter(var.name, low, high, min(max(start, low), high)))
+        if prior is not None:
+            found.append(Parameter(var.name, low, high, min(max(start, low), high), prior))
     return found
+
+
+def _prior(ck: Checker, key: str, raw, low: float, high: float) -> tuple | None:
+    """A parameter's prior from `prior = { distribution = ..., mean, sd }` (uniform by default)."""
+    if not isinstance(raw, dict):
+        ck.fail(key, "expected a table such as { distribution = \"normal\", mean = 1, sd = 0.2 }")
+        return None
+    kind = raw.get("distribution", "uniform")
+    wanted = {"uniform": (), "loguniform": (), "normal": ("mean", "sd")}.get(kind)
+    if wanted is None:
+        ck.fail(f"{key}.distribution", f"expected one of {', '.join(PRIORS)}, got {kind!r}")
+        return None
+    for k in raw:
+        if k != "distribution" and k not in wanted:
+            ck.fail(f"{key}.{k}", f"not a parameter of a {kind} prior")
+    if any(k not in raw for k in wanted):
+        ck.fail(key, f"a {kind} prior needs {' and '.join(wanted)}")
+        return None
+    numbers = [ck.number(f"{key}.{k}", raw[k], positive=(k == "sd")) for k in wanted]
+    if any(n is None for n in numbers):
+        return None
+    if kind == "loguniform" and low <= 0:
+        ck.fail(key, f"a loguniform prior needs positive bounds, got min {low:g}")
+        return None
+    return (kind, *numbers)
 
 
 def _targets(ck: Checker, raw, info, scenario: Scenario, frame) -> tuple[list[Target], list[str]]:
@@ -231,8 +321,13 @@ def _targets(ck: Checker, raw, info, scenario: Scenario, frame) -> tuple[list[Ta
     for i, item in enumerate(ck.tables("targets", raw)):
         key = f"targets[{i}]"
         for k in item:
-            if k not in ("series", "variable", "factor", "weight"):
-                ck.fail(f"{key}.{k}", f"unknown key{suggest(k, ('series', 'variable', 'factor', 'weight'))}")
+            if k not in TARGET_KEYS:
+                ck.fail(f"{key}.{k}", f"unknown key{suggest(k, TARGET_KEYS)}")
+        error = item.get("error", "lognormal")
+        if error not in ERRORS:
+            ck.fail(f"{key}.error", f"expected one of {', '.join(ERRORS)}, got {error!r}")
+        sigma = ck.number(f"{key}.sigma", item["sigma"], positive=True) if "sigma" in item else None
+        denominator = ck.variable(f"{key}.denominator", item["denominator"], "any") if "denominator" in item else None
         name, variable = item.get("series"), item.get("variable")
         factor = ck.number(f"{key}.factor", item.get("factor", 1.0), positive=True)
         weight = ck.number(f"{key}.weight", item.get("weight", 1.0), positive=True)
@@ -248,16 +343,30 @@ def _targets(ck: Checker, raw, info, scenario: Scenario, frame) -> tuple[list[Ta
         if problem:
             ck.fail(key, f"{name} against {var.name}: {problem}")
             continue
-        inside = rows[(rows["year"] >= times["start"]) & (rows["year"] <= times["stop"])]
+        if (rows["timing"] == "annual-ratio").any() and denominator is None and "denominator" not in item:
+            skipped.append(f"{name}: annual ratios compared with the annual mean of {var.name} "
+                           "(name its `denominator` to compare the ratio of the two annual totals)")
+        if (rows["timing"] == "trailing-12-months").any():
+            skipped.append(f"{name}: people active in the 12 months to year end compared with {var.name} "
+                           "at year end (the model does not track who was active when)")
+        if error not in ERRORS or ("sigma" in item and sigma is None) or ("denominator" in item and denominator is None):
+            continue
+        spans = [window(c, y) for c, y in zip(rows["timing"], rows["year"])]
+        fits = np.array([a >= times["start"] - 1e-9 and b <= times["stop"] + 1e-9 for _, a, b in spans], dtype=bool)
+        inside = rows[fits]
         if inside.empty:
-            ck.fail(f"{key}.series", f"no year of {name} lies in the simulated time "
+            ck.fail(f"{key}.series", f"no value of {name} was observed inside the simulated time "
                                      f"{times['start']:g}-{times['stop']:g}")
             continue
-        for year in rows["year"][~rows.index.isin(inside.index)]:
-            skipped.append(f"{name} {year:g}: outside the simulated time, not used")
+        for year in rows["year"][~fits]:
+            skipped.append(f"{name} {year:g}: observed outside the simulated time, not used")
         found.append(Target(name, var.name, factor, weight, unit,
                             tuple(inside["year"].astype(float)), tuple(inside["value"].astype(float)),
-                            tuple(inside["status"].astype(str))))
+                            tuple(inside["status"].astype(str)), tuple(inside["timing"].astype(str)),
+                            denominator.name if denominator else None, error, sigma))
+    if frame is not None and frame.attrs.get("timing_defaulted"):
+        skipped.append(f"the series file has no timing column: every value taken as a "
+                       f"{observed.DEFAULT_TIMING} level (see sdvag/data/README.md)")
     return found, skipped
 
 
@@ -275,4 +384,7 @@ def as_spec(spec_or_objects) -> CalibrationSpec:
         return spec_or_objects
     if isinstance(spec_or_objects, dict):
         return parse_spec(spec_or_objects, Path.cwd(), "calibration")
+    if not isinstance(spec_or_objects, (str, os.PathLike)):
+        raise SdvagError(f"expected a calibration specification (a TOML file, a dict or a "
+                         f"CalibrationSpec), got {type(spec_or_objects).__name__}")
     return load_spec(spec_or_objects)

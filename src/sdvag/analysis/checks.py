@@ -3,7 +3,10 @@
 units, extreme conditions, integration error and, optionally, a second simulation engine.
 
 Each check returns Findings (pass, warn or fail, with the variables concerned), so scripts can
-act on them and the CLI can print them.
+act on them and the CLI can print them. The house rules of the shipped models (a <doc> and
+<units> on every variable, a <range> on every constant, every unit declared, a diagram with a
+connector for every dependency) only warn about a user's model, as Stella and Vensim do not
+require them; `strict` makes them fail.
 """
 from __future__ import annotations
 
@@ -16,18 +19,19 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sdvag.errors import SdvagError, UnsupportedFeature
+from sdvag.analysis import CHECKS
+from sdvag.errors import SdvagError, UnsupportedFeature, suggest
 from sdvag.simulation.scenario import Scenario, load_scenario
 from sdvag.model.shipped import shipped_models, shipped_scenarios
 from sdvag.simulation.simulate import Simulator, default_outputs, to_dataset
+from sdvag.model.names import spaced_names, spacing_hint
 from sdvag.model.support import BUILTINS, KEYWORDS, references, unsupported
 from sdvag.model.units import check_units
 from sdvag.model.views import connectors, inside, read_view
-from sdvag.model.xmile import ModelInfo, canonical, child, local, read_model
+from sdvag.model.xmile import ModelInfo, canonical, read_model
 
-CHECKS = ("support", "schema", "structure", "diagram", "documentation", "units", "extreme",
-          "integration", "engine")
 INTEGRATION_TOLERANCE = 0.01
+INTEGRATION_FLOOR = 0.01  # an output's change is judged against at least 1% of its largest magnitude
 ENGINE_TOLERANCE = 1e-6
 FLOW_END_SLACK = 6.0  # how far outside its stock's outline a pipe may end and still be attached
 
@@ -48,12 +52,16 @@ def _listing(names, limit: int = 6) -> str:
 
 
 class _Findings(list):
-    def __init__(self, model: str):
+    def __init__(self, model: str, strict: bool = False):
         super().__init__()
-        self.model = model
+        self.model, self.strict = model, strict
 
     def add(self, check: str, status: str, message: str, variables=()):
         self.append(Finding(self.model, check, status, message, tuple(variables)))
+
+    def house_rule(self, check: str, message: str, variables=()):
+        """A breach of a house rule: a failure when strict, else a warning."""
+        self.add(check, "fail" if self.strict else "warn", message, variables)
 
 
 @lru_cache(maxsize=4)
@@ -88,18 +96,8 @@ def check_schema(info: ModelInfo, xsd: str | Path, out: _Findings) -> None:
 
 
 def check_structure(info: ModelInfo, out: _Findings) -> None:
-    """Unique names, flows attached as declared, every referenced name defined."""
-    seen: dict[str, str] = {}
-    duplicates = []
-    holder = child(info.model, "variables")
-    for node in holder if holder is not None else []:
-        if isinstance(node.tag, str) and local(node.tag) in ("stock", "flow", "aux", "gf"):
-            key = canonical(node.get("name", ""))
-            if key in seen:
-                duplicates.append(f"{seen[key]}' / '{node.get('name', '')}")
-            seen[key] = node.get("name", "")
-    if duplicates:
-        out.add("structure", "fail", f"names defined twice: {_listing(duplicates)}", duplicates)
+    """Flows attached as declared, every referenced name defined (names are unique: a model
+    that defines one twice is refused when read)."""
     flows = {canonical(v.name): v for v in info.variables.values() if v.kind == "flow"}
     attached: dict[str, int] = {}
     for stock in (v for v in info.variables.values() if v.kind == "stock"):
@@ -111,15 +109,19 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
     loose = [f.name for key, f in flows.items() if key not in attached]
     if loose:
         out.add("structure", "warn", f"flows attached to no stock: {_listing(loose)}", loose)
-    names = set(seen)
+    names = {canonical(v) for v in info.variables}
     undefined = []
     for var in info.variables.values():
         for name, called in references(var.equation):
             if name not in names and name not in KEYWORDS and not (called and name in BUILTINS):
                 undefined.append((var.name, name))
+    spaced = dict(spaced_names(info))
     for owner, name in undefined:
-        out.add("structure", "fail", f"'{owner}' uses '{name}', which is not defined", [owner])
-    if not duplicates and not undefined and not any(f.check == "structure" for f in out):
+        if owner not in spaced:
+            out.add("structure", "fail", f"'{owner}' uses '{name}', which is not defined", [owner])
+    for owner in dict.fromkeys(owner for owner, _ in undefined if owner in spaced):
+        out.add("structure", "fail", spacing_hint(owner, spaced[owner]), [owner])
+    if not undefined and not any(f.check == "structure" for f in out):
         out.add("structure", "pass", f"{len(info.variables)} variables, names unique and defined")
 
 
@@ -128,7 +130,7 @@ def check_diagram(info: ModelInfo, out: _Findings) -> None:
     try:
         view, shapes, by_uid, named = read_view(info)
     except SdvagError:
-        out.add("diagram", "fail", "no stock-and-flow diagram in <views>")
+        out.house_rule("diagram", "no stock-and-flow diagram in <views>")
         return
     placed = [v.name for v in info.variables.values() if v.kind != "gf" and canonical(v.name) not in named]
     if placed:
@@ -152,7 +154,7 @@ def check_diagram(info: ModelInfo, out: _Findings) -> None:
                 missing.append(f"{info.find(name).name} -> {var.name}")
     missing = sorted(set(missing))
     if missing:
-        out.add("diagram", "fail", f"dependencies with no connector: {_listing(missing)}", missing)
+        out.house_rule("diagram", f"dependencies with no connector: {_listing(missing)}", missing)
     if not placed and not detached and not missing:
         out.add("diagram", "pass", f"{len(shapes)} elements placed, {len(drawn)} connectors")
 
@@ -163,7 +165,7 @@ def check_documentation(info: ModelInfo, out: _Findings) -> None:
     no_range = [v.name for v in info.variables.values() if v.is_constant and v.range is None]
     for what, names in (("no <doc>", no_doc), ("no <units>", no_units), ("constants with no <range>", no_range)):
         if names:
-            out.add("documentation", "fail", f"{what}: {_listing(names)}", names)
+            out.house_rule("documentation", f"{what}: {_listing(names)}", names)
     if not (no_doc or no_units or no_range):
         out.add("documentation", "pass", "every variable documented with units; every constant has a range")
 
@@ -173,13 +175,12 @@ def check_unit_consistency(info: ModelInfo, out: _Findings) -> None:
     for issue in issues:
         out.add("units", "fail", f"'{issue.variable}': {issue.message}", [issue.variable])
     if undeclared:
-        out.add("units", "fail", f"unit names not declared in <model_units>: {_listing(sorted(undeclared))}")
+        out.house_rule("units", f"unit names not declared in <model_units>: {_listing(sorted(undeclared))}")
     with_units = sum(bool(v.units.strip()) for v in info.variables.values())
-    if not issues and not undeclared:
-        if with_units:
-            out.add("units", "pass", f"every equation dimensionally consistent ({with_units} variables with units)")
-        else:
-            out.add("units", "warn", "no variable declares units: nothing to check")
+    if not with_units:
+        out.add("units", "warn", "no variable declares units: nothing to check")
+    elif not issues:
+        out.add("units", "pass", f"every equation dimensionally consistent ({with_units} variables with units)")
 
 
 def _run(sim: Simulator, scenario: Scenario, params: dict, times: dict, initial=None,
@@ -189,10 +190,12 @@ def _run(sim: Simulator, scenario: Scenario, params: dict, times: dict, initial=
     return to_dataset(frame, sim.info, scenario, times)
 
 
-def _constants(info: ModelInfo) -> dict[str, float]:
-    """Every constant at its own value: runs that vary some of them all change the same set of
-    names, so the compiled model is reused without reloading."""
-    return {v.name: v.default for v in info.variables.values() if v.is_constant}
+def _constants(sim: Simulator, scenario: Scenario) -> dict:
+    """Every constant at the scenario's value (its own where the scenario keeps it), with the
+    scenario's graphical functions, inputs and policies: runs that vary some constants all
+    change the same set of names, so the compiled model is reused without reloading."""
+    own = {v.name: v.default for v in sim.info.variables.values() if v.is_constant}
+    return {**own, **sim.params(scenario)}
 
 
 def check_extremes(sim: Simulator, scenario: Scenario, out: _Findings, progress=None) -> None:
@@ -201,13 +204,13 @@ def check_extremes(sim: Simulator, scenario: Scenario, out: _Findings, progress=
     in the base run)."""
     info = sim.info
     times = sim.time_settings(scenario)
-    constants = _constants(info)
+    constants = _constants(sim, scenario)
     base = _run(sim, scenario, constants, times)
     stocks = [v for v in info.variables.values() if v.kind == "stock"]
     nonneg = [v.name for v in stocks if v.name in base and (v.non_negative or (base[v.name] >= 0).all())]
     cases = [(f"'{name}' = {bound:g}", {**constants, name: bound}, None)
-             for name in constants if info.variables[name].range
-             for bound in info.variables[name].range]
+             for name, var in info.variables.items() if var.is_constant and var.range
+             for bound in var.range]
     cases.append(("every stock starting at 0", constants, {v.name: 0.0 for v in stocks}))
     if progress:
         progress(f"{info.path.name}: extreme conditions, {len(cases)} runs")
@@ -230,8 +233,11 @@ def check_extremes(sim: Simulator, scenario: Scenario, out: _Findings, progress=
         out.add("extreme", "pass", f"{len(cases)} extreme runs: no NaN, infinity or negative stock")
 
 
-def key_outputs(info: ModelInfo) -> list[str]:
-    """The outputs the shipped scenarios of this model report; the stocks if none does."""
+def key_outputs(info: ModelInfo, scenario: Scenario | None = None) -> list[str]:
+    """The outputs the scenario being checked reports; for a bare model, those its shipped
+    scenarios report; the stocks if none does."""
+    if scenario is not None and scenario.outputs:
+        return list(scenario.outputs)
     names: list[str] = []
     for path in shipped_scenarios():
         try:
@@ -244,15 +250,20 @@ def key_outputs(info: ModelInfo) -> list[str]:
 
 
 def integration_error(sim: Simulator, scenario: Scenario, outputs: list[str] | None = None) -> dict[str, float]:
-    """Relative change of each output at the final time when dt is halved."""
+    """Relative change of each output at the final time when dt is halved: relative to its final
+    value, but never to less than INTEGRATION_FLOOR of its largest magnitude over the run, so
+    that a stock ending near zero (the potential adopters of a Bass model) is judged on its
+    scale, not on a vanishing denominator."""
     times = sim.time_settings(scenario)
-    outputs = outputs or key_outputs(sim.info)
-    coarse = _run(sim, scenario, _constants(sim.info), times, columns=outputs)
-    fine = _run(sim, scenario, _constants(sim.info), {**times, "dt": times["dt"] / 2}, columns=outputs)
+    outputs = outputs or key_outputs(sim.info, scenario)
+    params = _constants(sim, scenario)
+    coarse = _run(sim, scenario, params, times, columns=outputs)
+    fine = _run(sim, scenario, params, {**times, "dt": times["dt"] / 2}, columns=outputs)
     changes = {}
     for name in outputs:
         a, b = float(coarse[name][-1]), float(fine[name][-1])
-        changes[name] = abs(a - b) / abs(b) if b != 0 else abs(a - b)
+        scale = max(abs(b), INTEGRATION_FLOOR * float(np.nanmax(np.abs(fine[name].to_numpy()), initial=0.0)))
+        changes[name] = abs(a - b) / scale if scale > 0 else abs(a - b)
     return changes
 
 
@@ -309,7 +320,7 @@ def engine_differences(sim: Simulator, scenario: Scenario) -> dict[str, float]:
         theirs = simlin.load(str(sim.info.path)).run().results
     except Exception as exc:  # the other engine cannot read or run the model
         raise EngineFailure(f"Simlin could not run the model: {type(exc).__name__}: {exc}") from None
-    return trajectory_differences(_run(sim, scenario, _constants(sim.info), sim.time_settings(scenario)), theirs)
+    return trajectory_differences(_run(sim, scenario, _constants(sim, scenario), sim.time_settings(scenario)), theirs)
 
 
 def check_engine(sim: Simulator, scenario: Scenario, out: _Findings) -> None:
@@ -332,17 +343,26 @@ def check_engine(sim: Simulator, scenario: Scenario, out: _Findings) -> None:
                                   f"(largest relative difference {max(diffs.values()):.1e})")
 
 
-def check(model: str | Path, schema: str | Path | None = None, engine: bool = False,
-          only=None, progress=None) -> list[Finding]:
-    """Every check of one model file; `only` restricts them to a subset of CHECKS."""
-    info = read_model(model)
-    out = _Findings(info.path.name)
+def selected_checks(only=None, skip=None, engine: bool = False) -> set[str]:
+    """The checks to run: `only` (default all but the engine check, unless `engine`) less `skip`."""
+    for name in [*(only or ()), *(skip or ())]:
+        if name not in CHECKS:
+            raise SdvagError(f"unknown check {name!r}{suggest(name, CHECKS)} (checks: {', '.join(CHECKS)})")
     wanted = set(only or CHECKS)
     if not (engine or only):
         wanted.discard("engine")
-    unknown = wanted - set(CHECKS)
-    if unknown:
-        raise SdvagError(f"unknown check {sorted(unknown)[0]!r} (checks: {', '.join(CHECKS)})")
+    return wanted - set(skip or ())
+
+
+def check(target: str | Path, schema: str | Path | None = None, engine: bool = False,
+          only=None, skip=None, strict: bool = False, progress=None) -> list[Finding]:
+    """The checks of one model file, or of a scenario file's model run as the scenario sets it
+    (its constants, time settings and key outputs); `only` and `skip` choose among CHECKS.
+    `strict` makes the house rules (documentation, declared units, diagram) fail instead of warn."""
+    scenario = load_scenario(target) if Path(target).suffix.lower() == ".toml" else None
+    info = read_model(scenario.model if scenario else target)
+    out = _Findings(Path(target).name if scenario else info.path.name, strict)
+    wanted = selected_checks(only, skip, engine)
     problems = unsupported(info)
     if "support" in wanted:
         for feature, variable in problems:
@@ -360,22 +380,23 @@ def check(model: str | Path, schema: str | Path | None = None, engine: bool = Fa
     dynamic = [c for c in ("extreme", "integration", "engine") if c in wanted]
     if dynamic and not problems:
         try:
-            sim = Simulator.for_model(info.path)
+            sim = Simulator.for_model(info.path, info.data)  # the bytes checked above
         except SdvagError as exc:
             out.add("support", "fail", str(exc))
             return list(out)
-        scenario = load_scenario(info.path)
+        scenario = scenario or load_scenario(info.path)
         if "extreme" in wanted:
             check_extremes(sim, scenario, out, progress)
         if "integration" in wanted:
             check_integration(sim, scenario, out)
-        if "engine" in wanted:
-            check_engine(sim, scenario, out)
+        if "engine" in wanted:  # the other engine runs the file itself: compare on the model's own values
+            check_engine(sim, load_scenario(info.path), out)
     return list(out)
 
 
-def check_targets(target: str, schema=None, engine=False, progress=None) -> list[Finding]:
-    """`check` on a model file, or on every shipped model for `all`."""
+def check_targets(target: str, schema=None, engine=False, only=None, skip=None, strict=False,
+                  progress=None) -> list[Finding]:
+    """`check` on a model or scenario file, or on every shipped model for `all`."""
     models = shipped_models() if target == "all" else [Path(target)]
     if not models:
         raise SdvagError("no shipped models found")
@@ -383,7 +404,8 @@ def check_targets(target: str, schema=None, engine=False, progress=None) -> list
     for path in models:
         if progress:
             progress(f"checking {path}")
-        findings += check(path, schema=schema, engine=engine, progress=progress)
+        findings += check(path, schema=schema, engine=engine, only=only, skip=skip, strict=strict,
+                          progress=progress)
     return findings
 
 

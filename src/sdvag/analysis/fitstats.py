@@ -18,20 +18,25 @@ FLAT = 1e-6          # singular value ratio below which a direction is not ident
 CORRELATED = 0.95    # |correlation| above which two estimates are not separately identified
 
 
-def series_statistics(model, data) -> dict[str, float]:
+MIN_POINTS = 3       # R-squared and Theil shares need at least this many points to mean anything
+
+
+def series_statistics(model, data) -> dict:
     """R-squared, MAPE (percent), RMSE and Theil shares of model values against data values.
 
-    R-squared is 1 - SSE/SST (NaN with fewer than two distinct data values); the Theil shares
-    add up to 1 (NaN when the fit is exact to rounding).
+    R-squared is 1 - SSE/SST; the Theil shares add up to 1. Both need MIN_POINTS points (with
+    two, any curve through both has R-squared 1 and the shares split nothing): below that, or
+    when the data do not vary or the fit is exact to rounding, they are NaN and `omitted` says why.
     """
     m, d = np.asarray(model, dtype=float), np.asarray(data, dtype=float)
     err = m - d
     mse = float(np.mean(err ** 2))
     sst = float(np.sum((d - d.mean()) ** 2))
     nonzero = d != 0
+    enough = d.size >= MIN_POINTS
     out = {
         "n": int(d.size),
-        "r_squared": 1.0 - float(np.sum(err ** 2)) / sst if d.size > 1 and sst > 0 else float("nan"),
+        "r_squared": 1.0 - float(np.sum(err ** 2)) / sst if enough and sst > 0 else float("nan"),
         "mape": float(np.mean(np.abs(err[nonzero] / d[nonzero])) * 100) if nonzero.any() else float("nan"),
         "rmse": mse ** 0.5,
     }
@@ -40,7 +45,13 @@ def series_statistics(model, data) -> dict[str, float]:
     parts = [(m.mean() - d.mean()) ** 2, (sm - sd) ** 2, 2 * (sm * sd - cov)]
     exact = mse <= (1e-9 * float(np.mean(np.abs(d)))) ** 2  # rounding noise, no shares to split
     for key, part in zip(("theil_bias", "theil_variance", "theil_covariance"), parts):
-        out[key] = float("nan") if exact else float(part / mse)
+        out[key] = float("nan") if exact or not enough else float(part / mse)
+    if not enough:
+        out["omitted"] = f"R2 and Theil shares: {d.size} point{'s' if d.size != 1 else ''}, at least {MIN_POINTS} needed"
+    elif exact:
+        out["omitted"] = "Theil shares: the fit is exact to rounding, no error to split"
+    elif sst <= 0:
+        out["omitted"] = "R2: the data do not vary"
     return out
 
 

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from scipy import stats
 from scipy.stats import qmc
 
 from sdvag.simulation.ensemble import run_ensemble
 from sdvag.errors import SdvagError
+from sdvag.progress import Progress
 from sdvag.formatting import format_number, text_table
 from sdvag.simulation.scenario import Checker, Scenario, load_scenario, read_toml, suggest
 from sdvag.simulation.simulate import Simulator, default_outputs
@@ -38,6 +40,7 @@ DISTRIBUTIONS = {  # name -> keys it takes
     "loguniform": ("min", "max"),
 }
 PERCENTILES = (5, 25, 50, 75, 95)
+MAX_RUNS = 10_000_000  # the design matrix alone takes 8 bytes per run and parameter
 BOOTSTRAP_RESAMPLES = 999
 
 
@@ -148,7 +151,7 @@ def _check_spec(raw: dict, source: str, path: Path | None = None) -> Sensitivity
         scenario = load_scenario(target)
     else:
         raise SdvagError(f"{source}: scenario: missing: name a scenario (.toml) or a model file")
-    sim = Simulator.for_model(scenario.model)
+    sim = Simulator.for_scenario(scenario)
     ck = Checker(source, sim.info)
     for key in raw:
         if key not in SPEC_KEYS:
@@ -161,18 +164,25 @@ def _check_spec(raw: dict, source: str, path: Path | None = None) -> Sensitivity
     table = ck.table("parameters", raw.get("parameters", {}))
     if not table:
         ck.fail("parameters", "name at least one constant to vary")
-    spec.parameters = [p for name, value in table.items()
-                       if (p := _parameter(ck, scenario, name, value)) is not None]
+    for name, value in table.items():
+        p = _parameter(ck, scenario, name, value)
+        if p is not None and p.name in spec.names:
+            ck.fail(f'parameters."{name}"', f"{p.name!r} is named twice (names ignore case, spaces and underscores)")
+        elif p is not None:
+            spec.parameters.append(p)
     design = raw.get("design", "sobol")
     if design not in DESIGNS:
         ck.fail("design", f"expected one of {', '.join(DESIGNS)}, got {design!r}")
     spec.design = design
     for key, minimum in (("samples", 4), ("seed", 0)):
         value = raw.get(key, getattr(spec, key))
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
             ck.fail(key, f"expected a whole number of at least {minimum}, got {value!r}")
         else:
-            setattr(spec, key, value)
+            setattr(spec, key, int(value))
+    runs = spec.samples * (len(table) + 2 if raw.get("indices", True) is not False else 1)
+    if runs > MAX_RUNS:
+        ck.fail("samples", f"{spec.samples} samples make {runs:,} runs, more than {MAX_RUNS:,}")
     if (design == "sobol" or raw.get("indices", True)) and spec.samples & (spec.samples - 1):
         ck.fail("samples", f"Sobol indices and a Sobol design need a power of 2, got {spec.samples} "
                            f"(e.g. {2 ** round(math.log2(spec.samples))})")
@@ -293,10 +303,14 @@ class SensitivityResult:
         q = runs.quantile([p / 100 for p in PERCENTILES], dim="run")
         return q.assign_coords(quantile=list(PERCENTILES)).rename(quantile="percentile")
 
-    def ranking(self) -> list[dict]:
-        """Parameters by their largest total index over the outputs and years of interest."""
+    def ranking(self) -> pd.DataFrame:
+        """Parameters by their largest total index over the outputs and years of interest: a
+        row per parameter, most influential first, with the output and year where that index is
+        largest and the first-order and total indices there with their confidence bounds."""
+        columns = ["parameter", "output", "year", "total_order", "total_order_low", "total_order_high",
+                   "first_order", "first_order_low", "first_order_high"]
         if "total_order" not in self.data:
-            return []
+            return pd.DataFrame(columns=columns)
         st = self.data["total_order"].stack(where=("output", "year"))
         rows = []
         for name in self.spec.names:
@@ -308,7 +322,8 @@ class SensitivityResult:
                 key: float(self.data[key].sel(pick)) for key in
                 ("total_order", "total_order_low", "total_order_high",
                  "first_order", "first_order_low", "first_order_high")}})
-        return sorted(rows, key=lambda r: -r["total_order"] if np.isfinite(r["total_order"]) else 0)
+        rows.sort(key=lambda r: -r["total_order"] if np.isfinite(r["total_order"]) else 0)
+        return pd.DataFrame(rows, columns=columns)
 
     def summary(self) -> str:
         """Percentile bands at the years of interest, then the ranking of the parameters."""
@@ -320,7 +335,7 @@ class SensitivityResult:
         rows = [[f"{o} / {y:g}", *(fmt(float(bands[o].sel(percentile=p).isel(time=i))) for p in PERCENTILES)]
                 for o in spec.outputs for i, y in enumerate(spec.years)]
         parts.append(text_table(["output / year", *(f"p{p}" for p in PERCENTILES)], rows))
-        ranking = self.ranking()
+        ranking = self.ranking().to_dict("records")
         if ranking:
             level = f"{spec.confidence:.0%}"
             parts.append(text_table(
@@ -329,6 +344,11 @@ class SensitivityResult:
                   f"{r['total_order']:.3f} [{r['total_order_low']:.3f}, {r['total_order_high']:.3f}]",
                   f"{r['first_order']:.3f} [{r['first_order_low']:.3f}, {r['first_order_high']:.3f}]",
                   f"{r['output']} / {r['year']:g}"] for i, r in enumerate(ranking)]))
+        failed = [(i, str(f)) for i, f in enumerate(self.data["failed"].to_numpy()) if f] \
+            if "failed" in self.data else []
+        if failed:
+            parts.append(f"warning: {len(failed)} of {runs} runs failed (first: run {failed[0][0]}, "
+                         f"where {failed[0][1]} stopped being finite); their indices are NaN")
         bad = [o for o in spec.outputs if not np.isfinite(self.data[o].to_numpy()).all()]
         if bad:
             parts.append(f"warning: some runs give non-finite values of {', '.join(bad)}")
@@ -336,7 +356,7 @@ class SensitivityResult:
 
 
 def analyse(spec: SensitivitySpec, workers: int | None = None, scheduler: str | None = None,
-            progress: Callable[[str], None] | None = None) -> SensitivityResult:
+            progress: Progress = None) -> SensitivityResult:
     """Run the design of a checked spec and compute the indices."""
     values, blocks = design_matrix(spec)
     runs = run_ensemble(spec.scenario, spec.names, values, columns=spec.outputs, workers=workers,
@@ -352,7 +372,7 @@ def sensitivity(scenario: str | Path | Scenario, parameters: dict | list, *, sam
                 design: str = "sobol", seed: int = 0, outputs: list[str] | None = None,
                 years: list[float] | None = None, indices: bool = True, confidence: float = 0.95,
                 workers: int | None = None, scheduler: str | None = None,
-                progress: Callable[[str], None] | None = None) -> SensitivityResult:
+                progress: Progress = None) -> SensitivityResult:
     """Sensitivity of a scenario (file, model file or Scenario) to `parameters`: a list of
     constant names (uniform over their XMILE <range>) or a dict name -> distribution table as
     in a specification file, e.g. {"Land Supply": {"distribution": "normal", "mean": 500, "sd": 50}}."""

@@ -80,6 +80,7 @@ class ModelInfo:
     variables: dict[str, Variable]
     units: tuple[str, ...]
     root: ET.Element = field(compare=False, repr=False)
+    data: bytes = field(default=b"", compare=False, repr=False)  # the file's content, as hashed
     refusals: tuple[tuple[str, str | None], ...] = ()  # (feature, variable) found while reading
 
     def find(self, name: str) -> Variable | None:

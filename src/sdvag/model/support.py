@@ -7,11 +7,14 @@ the closed-form checks); anything else is refused with the feature and the varia
 """
 from __future__ import annotations
 
-from sdvag.errors import UnsupportedFeature
+import math
+import re
+
+from sdvag.errors import SdvagError, UnsupportedFeature, suggest
 from sdvag.model.arrays import array_problems, unnamed_dimensions
 from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, names_and_dimensions,
                                   rewrite_equation, untranslated_call)
-from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, children, is_name, local, tokens
+from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, child, children, is_name, local, tokens
 
 # Builtins PySD 3.14 simulates correctly from XMILE (lower case).
 BUILTINS = frozenset({
@@ -42,8 +45,10 @@ def references(equation: str) -> list[tuple[str, bool]]:
     return found
 
 
-def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
-    """Every (feature, variable) in the model that PySD cannot be trusted to simulate."""
+def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> list[tuple[str, str | None]]:
+    """Every (feature, variable) in the model that PySD cannot be trusted to simulate.
+    `integrators`: the integration methods of the engine that will run it (PySD: Euler only;
+    sdvag's vectorised engine: Euler and RK4)."""
     if info.path.suffix.lower() == VENSIM_SUFFIX:
         return list(info.refusals)  # found while reading PySD's parse of the file (vensim.py)
     problems: list[tuple[str, str | None]] = []
@@ -54,9 +59,10 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
                 problems.append(("modules", module.get("name")))
     for macro in root.iter("{*}macro"):
         problems.append(("macros", macro.get("name")))
-    method = info.sim.method.strip().lower()
-    if method not in ("euler", ""):
-        problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)", None))
+    method = info.sim.method.strip().lower() or "euler"
+    if method not in integrators:
+        problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)"
+                         if integrators == ("euler",) else f"integration method {info.sim.method}", None))
     problems += unnamed_dimensions(info)
     names, dims, positions = names_and_dimensions(info)
     kinds = {canonical(v.name): v.kind for v in info.variables.values()}
@@ -67,7 +73,7 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
                 if any(local(c.tag) == tag for c in node if isinstance(c.tag, str)):
                     problems.append((f"{tag}s", var.name))
         problems += array_problems(var)
-        untranslated = untranslated_call(var.equation)
+        untranslated = untranslated_call(_raw_equation(var))
         if untranslated:
             problems.append((f"{untranslated} (a Vensim function its converter left in a comment, "
                              "with a placeholder value in its place)", var.name))
@@ -100,8 +106,47 @@ def unsupported(info: ModelInfo) -> list[tuple[str, str | None]]:
     return problems
 
 
-def ensure_supported(info: ModelInfo) -> None:
-    problems = unsupported(info)
+def _raw_equation(var) -> str:
+    """A variable's <eqn> as written, {comments} included (the equation read drops them)."""
+    eqn = child(var.node, "eqn") if var.node is not None else None
+    return var.equation if eqn is None else (eqn.text or "") + "".join(c.tail or "" for c in eqn)
+
+
+_SUBSCRIPTS = re.compile(r"\[[^\]]*\]")
+
+
+def input_problems(info: ModelInfo) -> list[str]:
+    """Mistakes in the model file itself (exit status 2, not "cannot simulate"): a variable
+    without an equation, a name used but never defined, a number too large for a float.
+    (A Vensim file's mistakes are PySD's Vensim translator's to find.)"""
+    if info.path.suffix.lower() == VENSIM_SUFFIX:
+        return []
+    names = {canonical(v) for v in info.variables} | REWRITTEN | PYSD_CONTROLS
+    names |= {canonical(d.get("name", "")) for holder in children(info.root, "dimensions")
+              for d in children(holder, "dim")}
+    problems = []
+    for var in info.variables.values():
+        by_element = var.node is not None and any(isinstance(c.tag, str) and local(c.tag) == "element"
+                                                  for c in var.node)
+        if var.kind in ("stock", "flow", "aux") and not var.equation and not by_element:
+            problems.append(f"{info.path}: {var.name!r} has no equation (<eqn>)")
+        for tok in tokens(var.equation):
+            if (tok[0].isdigit() or tok[0] == ".") and not math.isfinite(float(tok)):
+                problems.append(f"{info.path}: {var.name!r}: the number {tok} is too large")
+        for name, called in references(_SUBSCRIPTS.sub(" ", var.equation)):  # calls: unsupported()
+            if not called and "." not in name and name not in names | KEYWORDS | KNOWN_UNSUPPORTED.keys():
+                problems.append(f"{info.path}: {var.name!r} uses {name!r}, which the model "
+                                f"does not define{suggest(name, info.variables)}")
+    return problems
+
+
+def ensure_supported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> None:
+    """Refuse a model with mistakes (SdvagError) or features the engine that will run it cannot
+    simulate (UnsupportedFeature): PySD integrates with Euler only."""
+    mistakes = input_problems(info)
+    if mistakes:
+        raise SdvagError("\n".join(mistakes))
+    problems = unsupported(info, integrators)
     if problems:
         feature, variable = problems[0]
         raise UnsupportedFeature(feature, variable, info.path)

@@ -4,6 +4,12 @@ The cache key is the file's SHA-256 plus the PySD version, so an edited model is
 and an unchanged one never is. A translation is written to a private temporary folder and then
 renamed into place: rename is atomic, so two processes translating the same model at once each
 either win the rename or find the other's complete result; neither can see a half-written file.
+
+The cache is code that will be imported, so it must be the user's own: a folder owned by the
+user that nobody else may write (created 0700), else sdvag refuses to run. PySD translates a
+sanitised copy of the model (model/sanitise.py); the translation is checked, and its SHA-256
+written beside it, and both are verified again before every import: a damaged entry is
+translated again, with a warning.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import hashlib
 import io
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -20,27 +27,37 @@ import numpy as np
 import pysd
 
 from sdvag.errors import SdvagError, UnsupportedFeature
+from sdvag.model.names import refuse_spaced_names
 from sdvag.model.pysd_errors import explain
+from sdvag.model.sanitise import pysd_tree, translation_problem
 from sdvag.model.support import ensure_supported
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
-CACHE_FORMAT = "5"  # bump whenever what PySD is given changes (builtins.pysd_bytes)
+CACHE_FORMAT = "6"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
+CHECKSUM = "model.py.sha256"
 
 
 def cache_root() -> Path:
-    """$SDVAG_CACHE_DIR, else the user's cache folder; a temporary folder if neither is writable."""
+    """$SDVAG_CACHE_DIR, else the user's cache folder; it must be the user's own (see above)."""
     configured = os.environ.get("SDVAG_CACHE_DIR")
-    base = Path(configured) if configured else Path(
+    base = Path(configured).expanduser() if configured else Path(
         os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sdvag"
-    for candidate in (base, Path(tempfile.gettempdir()) / f"sdvag-cache-{os.getuid()}"):
-        try:
-            candidate.mkdir(parents=True, exist_ok=True)
-            if os.access(candidate, os.W_OK):
-                return candidate
-        except OSError:
-            continue
-    raise SdvagError(f"no writable cache folder (tried {base}); set SDVAG_CACHE_DIR")
+    how = "set SDVAG_CACHE_DIR to a folder of your own that only you can write (chmod 700)"
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = base.stat()
+    except OSError as exc:
+        raise SdvagError(f"cannot use the translation cache folder {base} "
+                         f"({exc.strerror or exc}); {how}") from None
+    others_write = status.st_mode & 0o022
+    foreign = hasattr(os, "getuid") and status.st_uid != os.getuid()
+    if foreign or others_write or not os.access(base, os.W_OK | os.X_OK):
+        why = ("it belongs to another user" if foreign else
+               "others may write to it" if others_write else "you cannot write to it")
+        raise SdvagError(f"the translation cache folder {base} is not safe to import code from "
+                         f"({why}); {how}")
+    return base
 
 
 def _key(data: bytes) -> str:
@@ -49,17 +66,52 @@ def _key(data: bytes) -> str:
     return digest.hexdigest()[:32]
 
 
+def entry_problem(folder: Path) -> str | None:
+    """Why a cache entry must not be imported (missing, damaged or altered), or None."""
+    try:
+        source = (folder / "model.py").read_bytes()
+        recorded = (folder / CHECKSUM).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{getattr(exc, 'filename', None) or 'its checksum'} unreadable or missing"
+    if hashlib.sha256(source).hexdigest() != recorded:
+        return "model.py does not match its checksum"
+    try:
+        problem = translation_problem(source.decode("utf-8"))
+    except UnicodeDecodeError:
+        problem = "model.py is not text"
+    return problem
+
+
+def _discard(folder: Path) -> None:
+    """Move a bad entry aside (a rename, so a concurrent reader never sees it half-removed)."""
+    trash = Path(tempfile.mkdtemp(prefix=folder.name + ".bad-", dir=folder.parent))
+    try:
+        os.rename(folder, trash / "entry")
+    except FileNotFoundError:
+        pass  # another process discarded it first
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def translated_file(info: ModelInfo, data: bytes) -> Path:
     """Path of the PySD translation of this model content, translating it if not cached yet."""
     final = cache_root() / _key(data)
     target = final / "model.py"
-    if target.is_file():
-        return target
+    if final.exists():
+        problem = entry_problem(final)
+        if problem is None:
+            return target
+        print(f"warning: translation cache entry {final} is damaged ({problem}); translating "
+              f"{info.path.name} again", file=sys.stderr, flush=True)
+        _discard(final)
+    vensim = info.path.suffix.lower() == VENSIM_SUFFIX
+    tree = None if vensim else pysd_tree(info)  # refuses unsafe names and equations first
     work = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
     try:
         vensim = info.path.suffix.lower() == VENSIM_SUFFIX
         source = work / ("model.mdl" if vensim else "model.xmile")
-        source.write_bytes(data if vensim else pysd_bytes(info.root, *names_and_dimensions(info)))
+        # XMILE: the sanitised copy (no text that could become code), its builtins rewritten into
+        # what PySD simulates correctly; Vensim: the file itself (its translation is checked below)
+        source.write_bytes(data if vensim else pysd_bytes(tree, *names_and_dimensions(info)))
         # numpy's default print precision (8 digits) is what PySD writes graphical-function
         # points with; 'unique' writes every float exactly, as constants already are
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
@@ -69,10 +121,16 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
                 (pysd.read_vensim if vensim else pysd.read_xmile)(str(source), initialize=False)
             except Exception as exc:  # PySD raises many types for what it cannot read
                 raise UnsupportedFeature(*explain(exc, info), info.path) from None
+        python = (work / "model.py").read_bytes()
+        problem = translation_problem(python.decode("utf-8"))
+        if problem:
+            raise SdvagError(f"{info.path}: PySD's translation of this model is not what sdvag "
+                             f"expects ({problem}); it is not run")
+        (work / CHECKSUM).write_text(hashlib.sha256(python).hexdigest() + "\n", encoding="ascii")
         try:
             os.rename(work, final)
         except OSError:
-            if not target.is_file():  # not a lost race: something is wrong with the cache
+            if entry_problem(final) is not None:  # not a lost race: something is wrong
                 raise
     finally:
         if work.exists():
@@ -80,13 +138,40 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
     return target
 
 
-def load(path: str | Path) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
-    """Read, check and compile a model file; returns its description and a fresh PySD model."""
+def compiled(path: str | Path, integrators: tuple[str, ...] = ("euler",),
+             data: bytes | None = None) -> tuple[ModelInfo, Path]:
+    """Read and check a model file and translate it; returns its description and the path of
+    PySD's translation (beside it, `model.xmile` or `model.mdl`: the file as PySD was given it).
+    `integrators`: the methods the engine that will run it can integrate with. `data`: the
+    file's content when the caller has already read (and hashed) it, so that what runs is
+    exactly what was checked, even if the file is replaced meanwhile."""
     path = Path(path)
-    data = model_bytes(path)
+    data = model_bytes(path) if data is None else data
     info = parse_model(data, path)
-    ensure_supported(info)
-    py_file = translated_file(info, data)
+    if path.suffix.lower() != VENSIM_SUFFIX:
+        refuse_spaced_names(info)
+    ensure_supported(info, integrators)
+    return info, translated_file(info, data)
+
+
+def abstract_model(path: str | Path, integrators: tuple[str, ...], data: bytes | None = None):
+    """PySD's AbstractModel of the XMILE file PySD translated (for engines of sdvag's own that
+    build from PySD's translation rather than read the model a second way); None for a model
+    that PySD did not read as XMILE."""
+    from pysd.translators.xmile.xmile_file import XmileFile
+    info, py_file = compiled(path, integrators, data)
+    if not py_file.with_name("model.xmile").is_file():
+        return info, None
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        source = XmileFile(py_file.with_name("model.xmile"))
+        source.parse()
+        return info, source.get_abstract_model()
+
+
+def load(path: str | Path, data: bytes | None = None) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
+    """Read, check and compile a model file; returns its description and a fresh PySD model."""
+    info, py_file = compiled(path, data=data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = pysd.load(str(py_file))

@@ -128,8 +128,33 @@ class UnitSystem:
         return ((name, Fraction(1)),)
 
 
+# Names Stella and Vensim users write for the same unit (plurals are handled by _singular).
+SYNONYMS = {"people": "person", "yr": "year", "yrs": "year", "hrs": "hour", "annum": "year", "mo": "month", "wk": "week",
+            "hr": "hour", "mins": "minute", "sec": "second", "pcs": "piece", "pc": "piece",
+            "$": "dollar", "usd": "dollar", "rmb": "yuan", "cny": "yuan"}
+
+
+def _singular(word: str) -> str:
+    """An English plural's singular, as Stella reads `firms` as `firm` (not for words in -ss,
+    -us or -is, which are singular)."""
+    if len(word) <= 3 or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes", "zes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") else word
+
+
 def _unit_name(raw: str) -> str:
-    return " ".join(raw.lower().split())
+    """A unit name in one canonical spelling: case, spacing, synonyms and a plural last word
+    do not matter (`Persons`, `people` and `person` are one unit)."""
+    words = raw.lower().split()
+    if not words:
+        return ""
+    words[-1] = SYNONYMS.get(words[-1], words[-1])
+    words[-1] = SYNONYMS.get(_singular(words[-1]), _singular(words[-1]))
+    return " ".join(words)
 
 
 # Functions whose arguments and result follow a simple rule.

@@ -170,5 +170,5 @@ def parse_mdl(data: bytes, path: Path) -> ModelInfo:
     root = ET.Element("xmile")
     ET.SubElement(root, "model")
     return ModelInfo(path=path, sha256=hashlib.sha256(data).hexdigest(), name=path.stem,
-                     sim=_sim_specs(elements, path), variables=variables, units=(), root=root,
+                     sim=_sim_specs(elements, path), variables=variables, units=(), root=root, data=data,
                      refusals=refusals(elements.values()))

@@ -47,10 +47,12 @@ class Shape:
 
 
 def number(node, attr: str, default: float | None = None) -> float | None:
+    """A coordinate or size; `default` if missing, not a number or not finite."""
     try:
-        return float(node.get(attr))
+        value = float(node.get(attr))
     except (TypeError, ValueError):
         return default
+    return value if math.isfinite(value) else default
 
 
 def stock_flow_view(info: ModelInfo):
@@ -83,9 +85,9 @@ def shapes(info: ModelInfo, view) -> tuple[list[Shape], dict[str, Shape]]:
         else:
             r = number(node, "width", 2 * (VALVE_RADIUS if kind == "flow" else AUX_RADIUS)) / 2
             half, rounded = (r, r), True
-        pts = [(float(p.get("x")), float(p.get("y"))) for p in
-               (child(node, "pts") if child(node, "pts") is not None else [])
-               if isinstance(p.tag, str) and p.get("x") is not None and p.get("y") is not None]
+        pts = [(number(p, "x"), number(p, "y")) for p in
+               (child(node, "pts") if child(node, "pts") is not None else []) if isinstance(p.tag, str)]
+        pts = [pt for pt in pts if None not in pt]
         shape = Shape(kind, name, x, y, half, rounded, node.get("label_side", ""), tag == "alias",
                       pts if tag == "flow" else [])
         shapes.append(shape)
@@ -118,6 +120,30 @@ def read_view(info: ModelInfo):
         if not shape.ghost:
             named.setdefault(canonical(shape.name), shape)
     return view, found, by_uid, named
+
+
+def sector_boxes(view) -> list[tuple[str, Box]]:
+    """(name, box) of every sector (<group>) drawn on the view."""
+    return [(g.get("name", ""), (number(g, "x", 0), number(g, "y", 0),
+                                 number(g, "x", 0) + number(g, "width", 0), number(g, "y", 0) + number(g, "height", 0)))
+            for g in children(view, "group")]
+
+
+def sectors(info: ModelInfo) -> dict[str, str]:
+    """The sector of each variable drawn inside one: {variable name: sector name}, for grouping
+    a model's constants as its modeller grouped them (empty for a model without a diagram)."""
+    try:
+        view, _, _, named = read_view(info)
+    except SdvagError:
+        return {}
+    found = {}
+    for name, var in info.variables.items():
+        shape = named.get(canonical(name))
+        for sector, box in sector_boxes(view) if shape is not None else []:
+            if inside((shape.x, shape.y), box, slack=0):
+                found[name] = sector
+                break
+    return found
 
 
 def connectors(view, named: dict[str, Shape], by_uid: dict[str, Shape]):

@@ -11,14 +11,15 @@ from pathlib import Path
 
 from lxml import etree as ET
 
-from sdvag.errors import SdvagError
+from sdvag.errors import SdvagError, shown
 from sdvag.model.flatten import flatten_modules
 from sdvag.model.info import Graphical, ModelInfo, SimSpecs, Variable
-from sdvag.model.tree import _TOKEN, canonical, child, children, is_name, local, main_model, text, tokens
+from sdvag.model.tree import (_TOKEN, canonical, child, children, equation_text, is_name, local, main_model,
+                              text, token_spans, tokens, unsafe_name)
 from sdvag.model.vensim import parse_mdl
 
 __all__ = ["Graphical", "ModelInfo", "SimSpecs", "Variable", "_TOKEN", "canonical", "child", "children",
-           "is_name", "local", "main_model", "text", "tokens", "MODEL_SUFFIXES", "VENSIM_SUFFIX",
+           "equation_text", "is_name", "local", "main_model", "text", "token_spans", "tokens", "unsafe_name", "MODEL_SUFFIXES", "VENSIM_SUFFIX",
            "XMILE_SUFFIXES", "model_bytes", "parse", "parse_model", "read_model"]
 
 XMILE_SUFFIXES = (".xmile", ".xml", ".stmx", ".itmx")
@@ -65,6 +66,9 @@ def _variable(node: ET.Element, path: Path) -> Variable:
     name = node.get("name", "").strip()
     if not name:
         raise SdvagError(f"{path}: a <{kind}> has no name")
+    if unsafe_name(name):
+        raise SdvagError(f"{path}: a <{kind}> has a name with a quote, backslash, brace or "
+                         f"control character, which sdvag does not accept: {shown(name)}")
     rng = child(node, "range")
     bounds = None
     if rng is not None:
@@ -77,7 +81,7 @@ def _variable(node: ET.Element, path: Path) -> Variable:
     return Variable(
         name=name.replace("\\n", " "),
         kind=kind,
-        equation=text(node, "eqn"),
+        equation=equation_text(child(node, "eqn")),
         units=text(node, "units"),
         doc=text(node, "doc"),
         range=bounds,
@@ -100,6 +104,8 @@ def _sim_specs(root: ET.Element, path: Path) -> SimSpecs:
     dt_node = child(specs, "dt")
     dt = _float(text(dt_node) or "1", "sim_specs dt", path)
     if dt_node is not None and dt_node.get("reciprocal", "").lower() == "true":
+        if dt == 0:
+            raise SdvagError(f"{path}: sim_specs dt: a reciprocal dt of 0 is an infinite step")
         dt = 1.0 / dt
     save = child(specs, "save_step")
     save_step = _float(text(save), "sim_specs save_step", path) if save is not None else dt
@@ -144,17 +150,25 @@ def parse(data: bytes, path: Path) -> ModelInfo:
         root = ET.fromstring(data, _LENIENT)
     if local(root.tag) != "xmile":
         raise SdvagError(f"{path}: not an XMILE file (root element <{local(root.tag)}>)")
-    model = main_model(root)
+    model = main_model(root, path)
     holder = child(model, "variables")
     if holder is None:
         holder = _wrap_legacy_variables(model)
     flatten_modules(root, model, holder, path)
     _drop_shadowed_xscales(holder)
     variables: dict[str, Variable] = {}
+    seen: dict[str, Variable] = {}
     for node in list(holder) if holder is not None else []:
         if not isinstance(node.tag, str) or local(node.tag) not in ("stock", "flow", "aux", "gf"):
             continue
         var = _variable(node, path)
+        if canonical(var.name) == "time":  # PySD would replace its clock with the variable
+            raise SdvagError(f"{path}: a variable named {var.name!r} clashes with TIME, XMILE's "
+                             f"simulation clock (equations that use Time mean the clock); rename it")
+        twin = seen.setdefault(canonical(var.name), var)
+        if twin is not var:  # XMILE names ignore case, spaces and underscores: one name, twice
+            raise SdvagError(f"{path}: {var.name!r} ({var.kind}) and {twin.name!r} ({twin.kind}) "
+                             f"are the same name in XMILE; rename one")
         variables[var.name] = var
     units = child(root, "model_units")
     declared = tuple(u.get("name", "") for u in children(units, "unit")) if units is not None else ()
@@ -169,6 +183,7 @@ def parse(data: bytes, path: Path) -> ModelInfo:
         variables=variables,
         units=declared,
         root=root,
+        data=data,
     )
 
 

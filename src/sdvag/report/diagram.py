@@ -17,7 +17,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon,
 
 from sdvag.errors import SdvagError
 from sdvag.files import atomic_write
-from sdvag.model.views import Box, Shape, connectors, inside, number, read_view
+from sdvag.model.views import Box, Shape, connectors, inside, number, read_view, sector_boxes
 from sdvag.model.xmile import ModelInfo, children, read_model
 
 FORMATS = ("png", "svg")
@@ -187,8 +187,7 @@ def render(info: ModelInfo):
     stocks = [s for s in shapes if s.kind in ("stock", "module")]
     flows = [s for s in shapes if s.kind == "flow" and not s.ghost]
     clouds = _clouds(flows, stocks)
-    groups = [(g.get("name", ""), number(g, "x", 0), number(g, "y", 0), number(g, "width", 0),
-               number(g, "height", 0)) for g in children(view, "group")]
+    groups = [(name, x0, y0, x1 - x0, y1 - y0) for name, (x0, y0, x1, y1) in sector_boxes(view)]
     notes = [((t.text or "").strip(), number(t, "x", 0), number(t, "y", 0), number(t, "width", 0),
               number(t, "height", 0)) for t in children(view, "text_box") if (t.text or "").strip()]
 

@@ -1,4 +1,6 @@
-"""Export a model for Vensim: a .mdl written by Simlin, checked by running it before it is kept.
+"""Export a model for Vensim, or a scenario as a model file for any XMILE editor.
+
+A Vensim .mdl is written by Simlin and checked by running it before it is kept.
 
 Simlin (the optional `engine` extra) converts XMILE to Vensim, keeping units, documentation and
 the diagram. A Vensim user must get a file that simulates what sdvag simulates, so each export is
@@ -22,13 +24,14 @@ import xarray as xr
 from lxml import etree as ET
 
 from sdvag.analysis.checks import trajectory_differences
+from sdvag.analysis.scenario_copy import scenario_copy
 from sdvag.errors import SdvagError
 from sdvag.files import atomic_write
 from sdvag.simulation.scenario import load_scenario
 from sdvag.simulation.simulate import Simulator
-from sdvag.model.xmile import ModelInfo, canonical
+from sdvag.model.xmile import XMILE_SUFFIXES, ModelInfo, canonical
 
-FORMATS = ("mdl",)
+FORMATS = ("mdl", "xmile")
 RTOL = 1e-9  # of each variable's largest magnitude: the two runs differ only in rounding
 _QUOTED = re.compile(r'"((?:\\.|[^"\\])*)"')
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9 _]*")
@@ -102,17 +105,25 @@ def run_mdl(mdl: bytes) -> pd.DataFrame:
 
 def differences(ds: xr.Dataset, frame: pd.DataFrame) -> list[str]:
     """Variables of an sdvag run that a PySD run of the exported .mdl misses or gets wrong."""
-    times = np.asarray(frame.index, dtype=float)
-    if times.shape != ds["time"].shape or not np.allclose(times, ds["time"].to_numpy(), rtol=RTOL):
-        return [f"the saved times ({times.size} from {times[0]:g} to {times[-1]:g})"]
+    times, wanted = np.asarray(frame.index, dtype=float), ds["time"].to_numpy()
+    # The .mdl may save more often than the model (Simlin writes SAVEPER = dt): compare at the
+    # model's saved times, each of which the .mdl run must have.
+    at = np.searchsorted(times, wanted).clip(0, max(times.size - 1, 0))
+    if times.size == 0 or not np.allclose(times[at], wanted, rtol=RTOL, atol=RTOL * np.abs(wanted).max()):
+        return [f"the saved times ({times.size} from {times[0]:g} to {times[-1]:g})" if times.size
+                else "the saved times (none)"]
+    frame = frame.iloc[at]
     return [name if math.isfinite(d) else f"{name} (missing)"
             for name, d in trajectory_differences(ds, frame).items() if not d <= RTOL]
 
 
 def export(model_path: str | Path, to: str = "mdl", out: str | Path | None = None) -> Path:
-    """Write the model as a Vensim .mdl (default MODEL_STEM.mdl here), checked by running it."""
+    """Write the model as a Vensim .mdl (default MODEL_STEM.mdl here), checked by running it;
+    or, `to="xmile"`, a scenario (or model) file as a scenario-applied XMILE model."""
     if to not in FORMATS:
         raise SdvagError(f"cannot export to {to!r}: the formats are {', '.join(FORMATS)}")
+    if to == "xmile":
+        return export_xmile(model_path, out)
     model_path = Path(model_path)
     out = Path(out) if out else Path.cwd() / f"{model_path.stem}.{to}"
     if out.suffix.lower() != f".{to}":
@@ -132,4 +143,17 @@ def export(model_path: str | Path, to: str = "mdl", out: str | Path | None = Non
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as tmp:
         tmp.write_bytes(mdl)
+    return out
+
+
+def export_xmile(target: str | Path, out: str | Path | None = None) -> Path:
+    """Write a scenario baked into its model (default SCENARIO.xmile here): a model file that,
+    run on its own, gives the scenario's run (checked to 1e-9 before anything is written)."""
+    copy = scenario_copy(load_scenario(target))
+    out = Path(out) if out else Path.cwd() / f"{copy.scenario.name}.xmile"
+    if out.suffix.lower() not in XMILE_SUFFIXES:
+        raise SdvagError(f"{out}: an XMILE model is written to a file ending in {', '.join(XMILE_SUFFIXES)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as tmp:
+        tmp.write_bytes(copy.xmile)
     return out

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from sdvag.analysis.sensitivity import SensitivityResult
-from sdvag.files import atomic_write, slug, write_netcdf
+from sdvag.files import output_set, slug, write_netcdf
 
 
 def fan_charts(result: SensitivityResult, out: Path) -> list[Path]:
@@ -34,25 +34,22 @@ def fan_charts(result: SensitivityResult, out: Path) -> list[Path]:
         ax.legend(fontsize=8, loc="best")
         fig.tight_layout()
         target = out / f"fan_{slug(name)}.png"
-        with atomic_write(target) as tmp:
-            fig.savefig(tmp, format="png")
+        fig.savefig(target, format="png")
         plt.close(fig)
         written.append(target)
     return written
 
 
 def write(result: SensitivityResult, out: str | Path) -> list[Path]:
-    """results.nc, indices.csv, ranking.txt and a fan chart per output, in folder `out`."""
+    """results.nc, indices.csv, ranking.txt and a fan chart per output: folder `out`, replaced whole."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_netcdf(result.data, out / "results.nc")
-    written = [out / "results.nc"]
-    if "first_order" in result.data:
-        names = [k for k in result.data.data_vars if k.startswith(("first_order", "total_order"))]
-        frame = result.data[names].to_dataframe().reset_index()
-        with atomic_write(out / "indices.csv") as tmp:
-            frame.to_csv(tmp, index=False, float_format="%.6g")
-        written.append(out / "indices.csv")
-    with atomic_write(out / "ranking.txt") as tmp:
-        tmp.write_text(result.summary() + "\n", encoding="utf-8")
-    return [*written, out / "ranking.txt", *fan_charts(result, out)]
+    with output_set(out) as folder:
+        write_netcdf(result.data, folder / "results.nc")
+        if "first_order" in result.data:
+            names = [k for k in result.data.data_vars if k.startswith(("first_order", "total_order"))]
+            frame = result.data[names].to_dataframe().reset_index()
+            frame.to_csv(folder / "indices.csv", index=False, float_format="%.6g")
+        (folder / "ranking.txt").write_text(result.summary() + "\n", encoding="utf-8")
+        fan_charts(result, folder)
+        names = sorted(p.name for p in folder.iterdir())
+    return [out / name for name in names]

@@ -1,28 +1,59 @@
-"""Results for people and for other tools: summary tables, CSV and NetCDF files, PNG plots.
+"""Results for people and for other tools: summary tables, CSV and NetCDF files, plots (PNG for
+the screen, PDF and SVG for papers).
 
-Files are written under a temporary name and renamed into place, so an interrupted run never
-leaves a half-written results file behind.
+A run's files are written as a set (sdvag.files.output_set): an interrupted run leaves the
+previous set whole, never a half-written file or a mix of two runs.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from sdvag.files import atomic_write, slug, write_netcdf
+from sdvag.errors import SdvagError, suggest
+from sdvag.files import atomic_write, output_set, slug, write_netcdf
 from sdvag.formatting import format_number, text_table
 from sdvag.simulation.simulate import outputs_of
-from sdvag.analysis.stages import STAGE_VARIABLE, stage_changes
+from sdvag.analysis.stages import STAGE_VARIABLE, stage_changes, stage_label, stage_names
+
+PLOT_FORMATS = ("png", "pdf", "svg")
+# Line styles in turn, so that runs that coincide stay distinguishable: dashes and markers differ.
+LINE_STYLES = (("-", None), ("--", "o"), ("-.", "s"), (":", "^"), ((0, (5, 1, 1, 1)), "D"),
+               ((0, (1, 1)), "v"), ((0, (8, 2)), "x"), ((0, (3, 1, 1, 1, 1, 1)), "+"))
 
 
 def _runs(ds: xr.Dataset):
-    """(label, one-run Dataset) for a run or for each scenario of a comparison."""
+    """(label, one-run Dataset) for a run or for each scenario of a comparison; a run of a
+    comparison keeps only its own model's variables."""
     if "scenario" in ds.dims:
+        own = json.loads(ds.attrs.get("scenario_variables", "{}"))
         for name in ds["scenario"].to_numpy():
-            yield str(name), ds.sel(scenario=name).dropna("time", how="all")
+            run = ds.sel(scenario=name)
+            if str(name) in own:
+                run = run[[v for v in own[str(name)] if v in run]]
+            yield str(name), run.dropna("time", how="all")
     else:
         yield ds.attrs.get("scenario", "run"), ds
+
+
+def choose_outputs(ds: xr.Dataset, names: list[str] | None) -> xr.Dataset:
+    """The Dataset with `names` as its key outputs (reported and plotted) instead of the
+    scenario's; names are matched as in the model, ignoring case and spaces versus underscores."""
+    if not names:
+        return ds
+    known = {_key(v): v for v in ds.data_vars}
+    chosen = []
+    for name in names:
+        if _key(name) not in known:
+            raise SdvagError(f"--outputs: unknown variable {name!r}{suggest(name, list(ds.data_vars))}")
+        chosen.append(known[_key(name)])
+    return ds.assign_attrs(outputs=json.dumps(chosen))
+
+
+def _key(name: str) -> str:
+    return " ".join(name.replace("_", " ").lower().split())
 
 
 def report_years(times: np.ndarray, count: int = 5) -> list[float]:
@@ -33,9 +64,15 @@ def report_years(times: np.ndarray, count: int = 5) -> list[float]:
     return [float(times[i]) for i in sorted(set(picks))]
 
 
-def summary(ds: xr.Dataset) -> str:
-    """Key outputs at a few years (a row per output, or per scenario and output), then stages."""
-    years = report_years(ds["time"].to_numpy())
+def summary(ds: xr.Dataset, years: list[float] | None = None) -> str:
+    """Key outputs at a few years (`years`, or five spread over the run; a row per output, or per
+    scenario and output), then the stage changes with the stages' names."""
+    times = ds["time"].to_numpy()
+    if years:
+        outside = [y for y in years if not times.min() <= y <= times.max()]
+        if outside:
+            raise SdvagError(f"--years: {outside[0]:g} is outside the run ({times.min():g} to {times.max():g})")
+    years = list(years) if years else report_years(times)
     header = ["output" if "scenario" not in ds.dims else "output / scenario",
               *[f"{y:g}" for y in years]]
     rows = []
@@ -43,21 +80,27 @@ def summary(ds: xr.Dataset) -> str:
         units = ds[name].attrs.get("units", "")
         label = f"{name} ({units})" if units else name
         for run_name, run in _runs(ds):
+            if name not in run:
+                continue  # a comparison of different models: this run's model has no such variable
             values = run[name].sel(time=years, method="nearest").to_numpy()
             first = label if "scenario" not in ds.dims else f"{label} / {run_name}"
             rows.append([first, *(format_number(v) for v in values)])
     parts = [text_table(header, rows)] if rows else []
     if STAGE_VARIABLE in ds:
+        names = stage_names(ds)
         for run_name, run in _runs(ds):
+            if STAGE_VARIABLE not in run:
+                continue
             changes = stage_changes(run)
-            text = ", ".join(f"stage {s} from {t:g}" for t, s in changes)
+            text = ", ".join(f"{stage_label(s, names)} from {t:g}" for t, s in changes)
             parts.append(f"{STAGE_VARIABLE} [{run_name}]: {text}")
     return "\n".join(parts)
 
 
 def problems(ds: xr.Dataset) -> list[str]:
-    """Warnings a modeller must see: variables that become NaN or infinite."""
-    found = []
+    """Warnings a modeller must see: values allowed outside their range, variables that become
+    NaN or infinite."""
+    found = [f"warning: {w}" for w in json.loads(ds.attrs.get("warnings", "[]"))]
     for run_name, run in _runs(ds):
         for name, da in run.data_vars.items():
             bad = ~np.isfinite(da.to_numpy())
@@ -78,38 +121,83 @@ def write_csv(ds: xr.Dataset, path: Path) -> None:
         frame.to_csv(tmp, index=False, float_format="%.10g")
 
 
-def plot_outputs(ds: xr.Dataset, out: Path) -> list[Path]:
-    """One PNG per key output; a line per scenario when runs are compared."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_outputs(ds: xr.Dataset, out: Path, formats=("png",)) -> list[Path]:
+    """One plot per key output in each of `formats` (png, pdf, svg)."""
+    plt = _pyplot()
+    formats = plot_formats(formats)
     written = []
-    time_units = ds["time"].attrs.get("units", "time")
     for name in outputs_of(ds):
-        fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-        for run_name, run in _runs(ds):
-            ax.plot(run["time"], run[name], label=run_name, linewidth=1.8)
-        units = ds[name].attrs.get("units", "")
-        ax.set_title(name)
-        ax.set_xlabel(time_units)
-        ax.set_ylabel(units)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        target = out / f"{slug(name)}.png"
-        with atomic_write(target) as tmp:
-            fig.savefig(tmp, format="png")
+        fig = output_figure(ds, name)
+        for fmt in formats:
+            target = out / f"{slug(name)}.{fmt}"
+            with atomic_write(target) as tmp:
+                fig.savefig(tmp, format=fmt)
+            written.append(target)
         plt.close(fig)
-        written.append(target)
     return written
 
 
-def write_all(ds: xr.Dataset, out: str | Path) -> list[Path]:
-    """results.nc, results.csv and the PNG plots of the key outputs, in folder `out`."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_netcdf(ds, out / "results.nc")
-    write_csv(ds, out / "results.csv")
-    return [out / "results.nc", out / "results.csv", *plot_outputs(ds, out)]
+def output_figure(ds: xr.Dataset, name: str):
+    """The plot of one output over time: a line per scenario when runs are compared, each in its
+    own dash style and marker so that coinciding runs stay visible; the stage indicator as
+    steps, its ticks labelled with the stages' names."""
+    fig, ax = _pyplot().subplots(figsize=(7, 4.2), dpi=110)
+    runs = [(label, run) for label, run in _runs(ds) if name in run]
+    for i, (run_name, run) in enumerate(runs):
+        dash, marker = LINE_STYLES[i % len(LINE_STYLES)] if len(runs) > 1 else LINE_STYLES[0]
+        points = run["time"].size
+        style = dict(label=run_name, linewidth=1.8, linestyle=dash, marker=marker, markersize=4,
+                     markevery=(i % 5 * max(points // 50, 1), max(points // 10, 1)))
+        if name == STAGE_VARIABLE:
+            ax.step(run["time"], run[name], where="post", **style)
+        else:
+            ax.plot(run["time"], run[name], **style)
+    if name == STAGE_VARIABLE:
+        _stage_axis(ax, ds)
+    ax.set_title(name)
+    ax.set_xlabel(ds["time"].attrs.get("units", "time"))
+    ax.set_ylabel("" if name == STAGE_VARIABLE else ds[name].attrs.get("units", ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
+
+def _pyplot():
+    """matplotlib.pyplot drawing to files, never to a window."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_formats(formats) -> tuple[str, ...]:
+    """The plot formats asked for, checked against PLOT_FORMATS."""
+    formats = tuple(f.lower().lstrip(".") for f in formats)
+    for fmt in formats:
+        if fmt not in PLOT_FORMATS:
+            raise SdvagError(f"--format {fmt}: expected one of {', '.join(PLOT_FORMATS)}")
+    return formats
+
+
+def _stage_axis(ax, ds: xr.Dataset) -> None:
+    """Ticks at the stage codes only, labelled with the stages' names (`stage N` if unnamed)."""
+    values = ds[STAGE_VARIABLE].to_numpy()
+    names = stage_names(ds)
+    codes = sorted({int(v) for v in np.rint(values[np.isfinite(values)])} | set(names))
+    if codes:
+        ax.set_yticks(codes)
+        ax.set_yticklabels([names.get(c, f"stage {c}") for c in codes])
+        ax.set_ylim(min(codes) - 0.5, max(codes) + 0.5)
+
+
+def write_all(ds: xr.Dataset, out: str | Path, formats=("png",)) -> list[Path]:
+    """results.nc, results.csv and the plots of the key outputs (in each of `formats`): folder
+    `out`, replaced whole."""
+    out = Path(out)
+    formats = plot_formats(formats)
+    with output_set(out) as folder:
+        write_netcdf(ds, folder / "results.nc")
+        write_csv(ds, folder / "results.csv")
+        plots = plot_outputs(ds, folder, formats)
+    return [out / "results.nc", out / "results.csv", *(out / p.name for p in plots)]

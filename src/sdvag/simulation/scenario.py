@@ -6,19 +6,27 @@ in one pass instead of one error per run.
 from __future__ import annotations
 
 import csv
-import difflib
 import math
+import numbers
+import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sdvag.errors import SdvagError, suggest
-from sdvag.model.xmile import MODEL_SUFFIXES, ModelInfo, Variable, read_model
+from sdvag.errors import SdvagError, shown, suggest
+from sdvag.model.shipped import locate
+from sdvag.model.xmile import MODEL_SUFFIXES, ModelInfo, Variable, canonical, read_model
 
 TOP_KEYS = ("model", "title", "description", "extends", "outputs", "sim", "constants",
-            "graphical", "inputs", "policies", "calibration")  # calibration: a record, not run
-SIM_KEYS = ("start", "stop", "dt", "save_step")
+            "graphical", "inputs", "policies", "allow_out_of_range",
+            "calibration")  # calibration: a record, not run
+SIM_KEYS = ("start", "stop", "dt", "save_step", "max_steps")
 POLICY_KINDS = ("step", "ramp")
+POLICY_KEYS = {"step": ("variable", "kind", "at", "to"), "ramp": ("variable", "kind", "at", "to", "until")}
+INPUT_KEYS = {"points": ("points",), "csv": ("csv", "time", "column")}
+MAX_STEPS = 10_000_000  # a run longer than this is refused: memory grows with it, and it may never end
+_HEADER = re.compile(r"[\w .,()%/+-]{1,60}")  # a column name as a CSV header has them
 
 
 class ScenarioError(SdvagError):
@@ -53,6 +61,8 @@ class Scenario:
     inputs: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(default_factory=dict)
     policies: list[Policy] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    model_data: bytes | None = field(default=None, repr=False, compare=False)  # the model as checked
+    warnings: list[str] = field(default_factory=list)  # values allowed outside their <range>
 
     def describe(self) -> dict:
         """A plain, serialisable record of the scenario, kept with its results."""
@@ -66,14 +76,43 @@ class Scenario:
         }
 
 
+def number_from_text(text: str) -> float | None:
+    """A number written as text (a --set value, a CSV cell), or None. Python's float() also
+    reads `0_1` as 1 and ` 1 ` as 1; a digit separator is refused rather than guessed at."""
+    text = text.strip()
+    if "_" in text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def resolved(path: Path, what: str) -> Path:
+    """An absolute path, or an error naming it (a symbolic link loop, for one)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise ScenarioError([f"{path}: cannot open the {what} ({exc})"]) from None
+
+
 def read_toml(path: Path, what: str) -> dict:
     """A TOML file's table, or one clear error naming the file (used for every TOML sdvag reads)."""
     if not path.is_file():
         raise ScenarioError([f"{path}: {what} not found"])
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is not content
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"{path}: not valid TOML ({exc})"]) from None
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read the {what} ({exc.strerror or exc})"]) from None
+
+
+def merge_names(parent: dict, child: dict) -> dict:
+    """Two tables of values by variable name, the child's winning: a name spelt differently
+    (case, spaces, underscores) is the same XMILE name, so it replaces the parent's too."""
+    replaced = {canonical(str(k)) for k in child}
+    return {**{k: v for k, v in parent.items() if canonical(str(k)) not in replaced}, **child}
 
 
 def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
@@ -86,12 +125,12 @@ def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
     table = read_toml(path, "scenario file")
     for key in ("model", "extends"):
         if isinstance(table.get(key), str):
-            table[key] = str((path.parent / table[key]).resolve())
+            table[key] = str(resolved(path.parent / table[key], f"{key} file"))
     inputs = table.get("inputs")
     if isinstance(inputs, dict):
         for spec in inputs.values():
             if isinstance(spec, dict) and isinstance(spec.get("csv"), str):
-                spec["csv"] = str((path.parent / spec["csv"]).resolve())
+                spec["csv"] = str(resolved(path.parent / spec["csv"], "inputs CSV file"))
     table["__file__"] = str(path)
     parent_path = table.pop("extends", None)
     if parent_path is None:
@@ -101,9 +140,11 @@ def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
     parent = _read_toml(Path(parent_path), (*chain, path))
     merged = dict(parent)
     for key, value in table.items():
-        if key in ("sim", "constants", "graphical", "inputs") and isinstance(value, dict) \
-                and isinstance(parent.get(key), dict):
+        if key == "sim" and isinstance(value, dict) and isinstance(parent.get(key), dict):
             merged[key] = {**parent[key], **value}
+        elif key in ("constants", "graphical", "inputs") and isinstance(value, dict) \
+                and isinstance(parent.get(key), dict):
+            merged[key] = merge_names(parent[key], value)
         else:
             merged[key] = value
     return merged
@@ -114,14 +155,18 @@ class Checker:
     specification) into checked objects; `info`, the model names are checked against, may be
     set once the model is known."""
 
-    def __init__(self, source: str, info: ModelInfo | None = None):
+    def __init__(self, source: str, info: ModelInfo | None = None, allow_out_of_range: bool | None = None):
         self.source, self.info, self.problems = source, info, []
+        self.allow_out_of_range, self.warnings = allow_out_of_range, []
 
     def fail(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.source}: {key}: {message}")
+        self.problems.append(f"{self.source}: {shown(key, None)}: {message}")
 
     def number(self, key: str, value, positive: bool = False) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if value is None:
+            self.fail(key, "missing")
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy's too
             self.fail(key, f"expected a number, got {type(value).__name__} {value!r}")
             return None
         if not math.isfinite(value):
@@ -148,9 +193,18 @@ class Checker:
         return var
 
     def in_range(self, key: str, var: Variable, value: float) -> None:
+        """A value outside the variable's <range>: refused, or (as a Stella slider's limits are
+        only a guide) a warning when out-of-range values are allowed; None: never allowed (the
+        bounds of a specification)."""
         if var.range is not None and not var.range[0] <= value <= var.range[1]:
-            self.fail(key, f"{value:g} is outside the range of {var.name!r} "
-                           f"[{var.range[0]:g}, {var.range[1]:g}]")
+            message = f"{value:g} is outside the range of {var.name!r} [{var.range[0]:g}, {var.range[1]:g}]"
+            if self.allow_out_of_range:
+                self.warnings.append(f"{self.source}: {key}: {message} (allowed)")
+            elif self.allow_out_of_range is None:
+                self.fail(key, message)
+            else:
+                self.fail(key, f"{message} (allow it with --allow-out-of-range or "
+                               f"`allow_out_of_range = true` in the scenario)")
 
     def table(self, key: str, value) -> dict:
         if not isinstance(value, dict):
@@ -166,10 +220,63 @@ class Checker:
         return value
 
 
+def _unknown_keys(ck: Checker, key: str, table: dict, allowed) -> None:
+    for k in table:
+        if k not in allowed:
+            ck.fail(f"{key}.{k}", f"unknown key{suggest(str(k), allowed)}")
+
+
+def _csv_rows(ck: Checker, key: str, spec: dict) -> list[tuple[float, float]] | None:
+    """(time, value) rows of an input's CSV file."""
+    if not isinstance(spec["csv"], str):
+        ck.fail(f"{key}.csv", f"expected a file name, got {type(spec['csv']).__name__}")
+        return None
+    file = Path(spec["csv"])
+    tcol, vcol = spec.get("time", "time"), spec.get("column", "value")
+    if not file.is_file():
+        ck.fail(f"{key}.csv", f"file not found: {file}")
+        return None
+    try:
+        with file.open(newline="", encoding="utf-8-sig") as handle:  # a BOM is not a column name
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            missing = [c for c in (tcol, vcol) if c not in header]
+            if missing:
+                looks_like_header = header and all(_HEADER.fullmatch(c) for c in header)
+                ck.fail(f"{key}.csv", f"{file.name} has no column {shown(str(missing[0]))!r}"
+                        + (f" (columns: {', '.join(header)})" if looks_like_header else ""))
+                return None
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                cells = dict(zip(header, row))
+                t, v = (number_from_text(cells.get(c, "")) for c in (tcol, vcol))
+                if t is None or v is None:
+                    ck.fail(f"{key}.csv", f"{file.name} line {line}: not a number")
+                    return None
+                if not (math.isfinite(t) and math.isfinite(v)):
+                    ck.fail(f"{key}.csv", f"{file.name} line {line}: not finite")
+                    return None
+                rows.append((t, v))
+    except UnicodeDecodeError:
+        ck.fail(f"{key}.csv", f"{file.name} is not UTF-8 text")
+        return None
+    except (OSError, csv.Error) as exc:
+        ck.fail(f"{key}.csv", f"cannot read {file.name} ({exc})")
+        return None
+    if not rows:
+        ck.fail(f"{key}.csv", f"{file.name} has no rows")
+        return None
+    return rows
+
+
 def _series(ck: Checker, key: str, spec) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
     """Time points and values of an input: inline `points` or a `csv` file."""
     spec = ck.table(key, spec)
+    if "points" in spec and "csv" in spec:
+        ck.fail(key, "give either `points` or `csv`, not both")
+        return None
     if "points" in spec:
+        _unknown_keys(ck, key, spec, INPUT_KEYS["points"])
         pts = spec["points"]
         if not isinstance(pts, list) or not pts or not all(isinstance(p, list) and len(p) == 2 for p in pts):
             ck.fail(f"{key}.points", "expected a list of [time, value] pairs")
@@ -177,33 +284,10 @@ def _series(ck: Checker, key: str, spec) -> tuple[tuple[float, ...], tuple[float
         rows = [(ck.number(f"{key}.points[{i}]", t), ck.number(f"{key}.points[{i}]", v))
                 for i, (t, v) in enumerate(pts)]
     elif "csv" in spec:
-        file = Path(spec["csv"])
-        tcol, vcol = spec.get("time", "time"), spec.get("column", "value")
-        if not file.is_file():
-            ck.fail(f"{key}.csv", f"file not found: {file}")
+        _unknown_keys(ck, key, spec, INPUT_KEYS["csv"])
+        rows = _csv_rows(ck, key, spec)
+        if rows is None:
             return None
-        with file.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in (tcol, vcol) if c not in (reader.fieldnames or [])]
-            if missing:
-                ck.fail(f"{key}.csv", f"{file.name} has no column {missing[0]!r} "
-                                      f"(columns: {', '.join(reader.fieldnames or [])})")
-                return None
-            rows = []
-            for line, row in enumerate(reader, start=2):
-                try:
-                    rows.append((float(row[tcol]), float(row[vcol])))
-                except (TypeError, ValueError):
-                    ck.fail(f"{key}.csv", f"{file.name} line {line}: not a number")
-                    return None
-            if not rows:
-                ck.fail(f"{key}.csv", f"{file.name} has no rows")
-                return None
-            for t, v in rows:
-                for x in (t, v):
-                    if not math.isfinite(x):
-                        ck.fail(f"{key}.csv", f"{file.name}: value {x} is not finite")
-                        return None
     else:
         ck.fail(key, "expected `points = [[time, value], ...]` or `csv = \"file.csv\"`")
         return None
@@ -216,8 +300,121 @@ def _series(ck: Checker, key: str, spec) -> tuple[tuple[float, ...], tuple[float
     return tuple(times), tuple(v for _, v in rows)
 
 
-def _check(raw: dict, info: ModelInfo, source: str) -> Scenario:
-    ck = Checker(source, info)
+def max_steps(sim: dict | None = None) -> int:
+    """The longest run allowed: the scenario's sim.max_steps, else $SDVAG_MAX_STEPS, else MAX_STEPS."""
+    if sim and "max_steps" in sim:
+        return int(sim["max_steps"])
+    try:
+        return int(os.environ.get("SDVAG_MAX_STEPS", MAX_STEPS))
+    except ValueError:
+        raise SdvagError(f"SDVAG_MAX_STEPS: expected a whole number, got "
+                         f"{shown(os.environ['SDVAG_MAX_STEPS'])!r}") from None
+
+
+def time_grid_problems(times: dict, limit: int) -> list[tuple[str, str]]:
+    """(key, problem) for a time grid that cannot be run as asked: a step that does not move
+    time forward, a run of more than `limit` steps, a step or save step longer than the run."""
+    start, stop, dt, save = times["start"], times["stop"], times["dt"], times["save_step"]
+    if not all(math.isfinite(x) for x in (start, stop, dt, save)):
+        return [("sim", "the time settings must be finite")]
+    if dt <= 0:
+        return [("sim.dt", "must be positive")]
+    if start + dt == start:
+        return [("sim.dt", f"{dt:g} is too small to move time on from {start:g} (floating point)")]
+    if stop <= start:
+        return [("sim.stop", f"must be after start ({start:g})")]
+    length = stop - start
+    if dt > length:
+        return [("sim.dt", f"{dt:g} is longer than the run ({start:g} to {stop:g})")]
+    if save > length:
+        return [("sim.save_step", f"{save:g} is longer than the run ({start:g} to {stop:g}): "
+                                  f"the final time would not be saved")]
+    if save < dt or abs(round(save / dt) * dt - save) > 1e-9 * save:
+        return [("sim.save_step", f"must be a whole multiple of dt ({dt:g})")]
+    steps = length / dt
+    if steps > limit:
+        return [("sim.dt", f"the run would take {steps:.3g} steps of {dt:g}, more than the limit "
+                           f"of {limit:,} (raise it with sim.max_steps or SDVAG_MAX_STEPS)")]
+    return []
+
+
+def _sim(ck: Checker, raw: dict, info: ModelInfo, sc: "Scenario") -> None:
+    for key, value in ck.table("sim", raw.get("sim", {})).items():
+        if key not in SIM_KEYS:
+            ck.fail(f"sim.{key}", f"unknown key{suggest(key, SIM_KEYS)}")
+        elif (num := ck.number(f"sim.{key}", value, positive=key == "max_steps")) is not None:
+            if key == "max_steps" and num != int(num):
+                ck.fail("sim.max_steps", f"expected a whole number, got {num:g}")
+                continue
+            sc.sim[key] = num
+    times = {**{"start": info.sim.start, "stop": info.sim.stop, "dt": info.sim.dt,
+                "save_step": info.sim.save_step if "dt" not in sc.sim else sc.sim["dt"]}, **sc.sim}
+    for key, problem in time_grid_problems(times, max_steps(sc.sim)):
+        ck.fail(key, problem)
+
+
+def _values_by_name(ck: Checker, section: str, raw: dict, want: str):
+    """(key, variable, value) of each entry of a [constants]-like table, each variable once."""
+    seen: dict[str, str] = {}
+    for name, value in ck.table(section, raw.get(section, {})).items():
+        key = f'{section}."{name}"'
+        var = ck.variable(key, name, want)
+        if var is not None and var.name in seen:
+            ck.fail(key, f"{var.name!r} is already set as {seen[var.name]!r}: one value per variable")
+            var = None
+        elif var is not None:
+            seen[var.name] = name
+        yield key, var, value
+
+
+def _policies(ck: Checker, raw: dict, sc: "Scenario", stop: float) -> None:
+    policies = raw.get("policies", [])
+    if not isinstance(policies, list):
+        ck.fail("policies", "expected an array of tables ([[policies]])")
+        policies = []
+    for i, item in enumerate(policies):
+        key = f"policies[{i}]"
+        item = ck.table(key, item)
+        var = ck.variable(f"{key}.variable", item.get("variable"), "constant")
+        kind = item.get("kind", "step")
+        if kind not in POLICY_KINDS:
+            ck.fail(f"{key}.kind", f"expected one of {', '.join(POLICY_KINDS)}, got {shown(str(kind))!r}")
+        _unknown_keys(ck, key, item, POLICY_KEYS.get(kind, POLICY_KEYS["ramp"]))
+        at = ck.number(f"{key}.at", item.get("at"))
+        to = ck.number(f"{key}.to", item.get("to"))
+        until = None
+        if kind == "ramp":
+            until = ck.number(f"{key}.until", item.get("until"))
+            if until is not None and at is not None and until <= at:
+                ck.fail(f"{key}.until", f"must be after `at` ({at:g})")
+        if at is not None and at > stop:
+            ck.fail(f"{key}.at", f"{at:g} is after the run's stop time ({stop:g}): the policy would never act")
+        if var is not None and to is not None:
+            ck.in_range(f"{key}.to", var, to)
+            if var.name in sc.inputs:
+                ck.fail(f"{key}.variable", f"{var.name!r} is already a time-series input")
+            if any(p.variable == var.name for p in sc.policies):
+                ck.fail(f"{key}.variable", f"{var.name!r} already has a policy: one policy per "
+                                           f"variable (a ramp, or a step, not both)")
+                continue
+        if var is not None and None not in (at, to) and kind in POLICY_KINDS:
+            sc.policies.append(Policy(var.name, kind, at, to, until))
+
+
+def _constant(ck: Checker, key: str, var: Variable | None, value, sc: Scenario) -> None:
+    """One constant override, checked: a number, inside its range."""
+    num = ck.number(key, value)
+    if var is not None and num is not None:
+        ck.in_range(key, var, num)
+        sc.constants[var.name] = num
+
+
+def _check(raw: dict, info: ModelInfo, source: str, overrides: dict | None = None,
+           allow_out_of_range: bool = False) -> Scenario:
+    allow = raw.get("allow_out_of_range", False)
+    ck = Checker(source, info, allow_out_of_range=allow_out_of_range or allow is True)
+    if not isinstance(allow, bool):
+        ck.fail("allow_out_of_range", f"expected true or false, got {allow!r}")
     for key in raw:
         if key not in TOP_KEYS and key != "__file__":
             ck.fail(key, f"unknown key{suggest(key, TOP_KEYS)}")
@@ -229,32 +426,17 @@ def _check(raw: dict, info: ModelInfo, source: str) -> Scenario:
                 setattr(sc, key, raw[key])
             else:
                 ck.fail(key, f"expected a string, got {type(raw[key]).__name__}")
-    sim = ck.table("sim", raw.get("sim", {}))
-    for key, value in sim.items():
-        if key not in SIM_KEYS:
-            ck.fail(f"sim.{key}", f"unknown key{suggest(key, SIM_KEYS)}")
-        elif (num := ck.number(f"sim.{key}", value)) is not None:
-            sc.sim[key] = num
-    spec = {**{"start": info.sim.start, "stop": info.sim.stop, "dt": info.sim.dt,
-               "save_step": info.sim.save_step if "dt" not in sc.sim else sc.sim["dt"]}, **sc.sim}
-    if spec["dt"] <= 0:
-        ck.fail("sim.dt", "must be positive")
-    elif spec["stop"] <= spec["start"]:
-        ck.fail("sim.stop", f"must be after start ({spec['start']:g})")
-    elif spec["save_step"] < spec["dt"] or abs(round(spec["save_step"] / spec["dt"])
-                                               * spec["dt"] - spec["save_step"]) > 1e-9 * spec["save_step"]:
-        ck.fail("sim.save_step", f"must be a whole multiple of dt ({spec['dt']:g})")
-    for name, value in ck.table("constants", raw.get("constants", {})).items():
-        key = f'constants."{name}"'
-        var = ck.variable(key, name, "constant")
-        num = ck.number(key, value)
-        if var is not None and num is not None:
-            ck.in_range(key, var, num)
-            sc.constants[var.name] = num
-    for name, value in ck.table("graphical", raw.get("graphical", {})).items():
-        key = f'graphical."{name}"'
-        var = ck.variable(key, name, "graphical")
+    _sim(ck, raw, info, sc)
+    for key, var, value in _values_by_name(ck, "constants", raw, "constant"):
+        _constant(ck, key, var, value, sc)
+    given = Checker("--set", info, ck.allow_out_of_range)  # values from the command line, named so
+    given.problems, given.warnings = ck.problems, ck.warnings
+    for name, value in (overrides or {}).items():
+        key = f"{shown(str(name))}={value:g}" if isinstance(value, (int, float)) else shown(str(name))
+        _constant(given, key, given.variable(key, name, "constant"), value, sc)
+    for key, var, value in _values_by_name(ck, "graphical", raw, "graphical"):
         table = ck.table(key, value)
+        _unknown_keys(ck, key, table, ("x", "y"))
         xs, ys = table.get("x"), table.get("y")
         if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys) or len(xs) < 2:
             ck.fail(key, "expected x and y lists of equal length (at least 2 points)")
@@ -267,41 +449,13 @@ def _check(raw: dict, info: ModelInfo, source: str) -> Scenario:
             ck.fail(f"{key}.x", "must be strictly increasing")
         elif var is not None:
             sc.graphical[var.name] = (tuple(x), tuple(y))
-    for name, value in ck.table("inputs", raw.get("inputs", {})).items():
-        key = f'inputs."{name}"'
-        var = ck.variable(key, name, "constant")
+    for key, var, value in _values_by_name(ck, "inputs", raw, "constant"):
         series = _series(ck, key, value)
         if var is not None and series is not None:
             for v in series[1]:
                 ck.in_range(key, var, v)
             sc.inputs[var.name] = series
-    policies = raw.get("policies", [])
-    if not isinstance(policies, list):
-        ck.fail("policies", "expected an array of tables ([[policies]])")
-        policies = []
-    for i, item in enumerate(policies):
-        key = f"policies[{i}]"
-        item = ck.table(key, item)
-        for k in item:
-            if k not in ("variable", "kind", "at", "to", "until"):
-                ck.fail(f"{key}.{k}", f"unknown key{suggest(k, ('variable', 'kind', 'at', 'to', 'until'))}")
-        var = ck.variable(f"{key}.variable", item.get("variable"), "constant")
-        kind = item.get("kind", "step")
-        if kind not in POLICY_KINDS:
-            ck.fail(f"{key}.kind", f"expected one of {', '.join(POLICY_KINDS)}, got {kind!r}")
-        at = ck.number(f"{key}.at", item.get("at"))
-        to = ck.number(f"{key}.to", item.get("to"))
-        until = None
-        if kind == "ramp":
-            until = ck.number(f"{key}.until", item.get("until"))
-            if until is not None and at is not None and until <= at:
-                ck.fail(f"{key}.until", f"must be after `at` ({at:g})")
-        if var is not None and to is not None:
-            ck.in_range(f"{key}.to", var, to)
-            if var.name in sc.inputs:
-                ck.fail(f"{key}.variable", f"{var.name!r} is already a time-series input")
-        if var is not None and None not in (at, to) and kind in POLICY_KINDS:
-            sc.policies.append(Policy(var.name, kind, at, to, until))
+    _policies(ck, raw, sc, sc.sim.get("stop", info.sim.stop))
     outputs = raw.get("outputs", [])
     if not isinstance(outputs, list):
         ck.fail("outputs", "expected a list of variable names")
@@ -312,20 +466,42 @@ def _check(raw: dict, info: ModelInfo, source: str) -> Scenario:
             sc.outputs.append(var.name)
     if ck.problems:
         raise ScenarioError(ck.problems)
+    sc.warnings = list(ck.warnings)
     return sc
 
 
-def load_scenario(target: str | Path, overrides: dict[str, object] | None = None) -> Scenario:
-    """A checked Scenario from a scenario file, or the defaults of a bare model file.
+def time_settings(scenario: Scenario, info: ModelInfo) -> dict[str, float]:
+    """start, stop, dt and save_step of a scenario's runs: its [sim] over the model's sim_specs
+    (a scenario that sets dt alone saves every dt)."""
+    sim = info.sim
+    dt = scenario.sim.get("dt", sim.dt)
+    return {
+        "start": scenario.sim.get("start", sim.start),
+        "stop": scenario.sim.get("stop", sim.stop),
+        "dt": dt,
+        "save_step": scenario.sim.get("save_step", dt if "dt" in scenario.sim else sim.save_step),
+    }
 
-    `overrides` are constant values (as from `--set NAME=VALUE`), checked like [constants].
+
+def load_scenario(target: str | Path, overrides: dict[str, object] | None = None,
+                  allow_out_of_range: bool = False) -> Scenario:
+    """A checked Scenario from a scenario file, or the defaults of a bare model file; a bare
+    name is a shipped scenario or model (`tic_baseline`).
+
+    `overrides` are constant values (as from `--set NAME=VALUE`), checked like [constants] and
+    named `--set` in messages. Values outside a variable's <range> are refused unless
+    `allow_out_of_range` (or the scenario's `allow_out_of_range = true`); then each is a warning
+    in `Scenario.warnings`.
     """
-    path = Path(target)
+    if not isinstance(target, (str, os.PathLike)):
+        raise SdvagError(f"expected a scenario or model file name, got {type(target).__name__} "
+                         f"{shown(repr(target))}")
+    path = locate(target)
     if path.suffix.lower() in MODEL_SUFFIXES:
         raw: dict = {"model": str(path)}
         source = str(path)
     elif path.suffix.lower() == ".toml":
-        raw = _read_toml(path.resolve(), ())
+        raw = _read_toml(resolved(path, "scenario file"), ())
         source = str(path)
         if not isinstance(raw.get("model"), str):
             raise ScenarioError([f"{source}: model: missing: the scenario must name its model file"])
@@ -336,6 +512,8 @@ def load_scenario(target: str | Path, overrides: dict[str, object] | None = None
             raise SdvagError(f"{path}: file not found")
         raise SdvagError(f"{path}: expected a scenario (.toml) or a model ({', '.join(MODEL_SUFFIXES)})")
     info = read_model(raw["model"])
-    if overrides:
-        raw["constants"] = {**raw.get("constants", {}), **overrides}
-    return _check(raw, info, source)
+    if overrides is not None and not isinstance(overrides, dict):
+        raise SdvagError(f"set: expected a dict of constant values, got {type(overrides).__name__}")
+    scenario = _check(raw, info, source, overrides, allow_out_of_range)
+    scenario.model_data = info.data
+    return scenario

@@ -8,8 +8,11 @@ calibration) reuse the compiled model without reloading.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
+import tempfile
 import platform
 import warnings
 from pathlib import Path
@@ -21,19 +24,28 @@ import xarray as xr
 
 from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
-from sdvag.simulation.scenario import Policy, Scenario, load_scenario
+from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps, time_grid_problems, time_settings
+from sdvag.model.rewrite import ModelCopy
 from sdvag.model.pysd_errors import explain, warned_wrong
 from sdvag.model.translate import load
-from sdvag.model.xmile import ModelInfo, canonical, model_bytes
+from sdvag.model.xmile import ModelInfo, canonical, model_bytes, parse_model
+
+LONG_RUN_STEPS = 100_000  # about three seconds of PySD: longer runs show progress on a terminal
 
 _SIMULATORS: dict[tuple[str, str], "Simulator"] = {}
+_METHODS: dict[tuple[str, str], str] = {}  # integration method of each model content
+
+
+def step_threshold(at: float) -> float:
+    """The time from which a step policy applies: `at`, less a margin for rounding in TIME."""
+    return at - 1e-9 * max(1.0, abs(at))
 
 
 def _policy_function(model, policy: Policy, base: float):
     """A PySD component for a lever that steps or ramps at a given time."""
     if policy.kind == "step":
-        eps = 1e-9 * max(1.0, abs(policy.at))
-        return lambda: policy.to if model.time() >= policy.at - eps else base
+        threshold = step_threshold(policy.at)
+        return lambda: policy.to if model.time() >= threshold else base
     xs, ys = [policy.at, policy.until], [base, policy.to]
     return lambda: float(np.interp(model.time(), xs, ys))
 
@@ -41,26 +53,39 @@ def _policy_function(model, policy: Policy, base: float):
 class Simulator:
     """One compiled model, run many times with different scenarios."""
 
-    def __init__(self, path: str | Path):
-        self.info, self.model = load(path)
+    def __init__(self, path: str | Path, data: bytes | None = None):
+        self.info, self.model = load(path, data)
         self._initial_time = self.model.components._control_vars["initial_time"]
         self._touched: frozenset[str] = frozenset()
         self._columns = {canonical(name): name for name in self.info.variables}
+        self._copies: dict[str, Simulator] = {}
 
     @classmethod
-    def for_model(cls, path: str | Path) -> "Simulator":
-        """The process-wide simulator of a model file, compiled again if the file changed."""
-        path = Path(path).resolve()
-        key = (str(path), hashlib.sha256(model_bytes(path)).hexdigest())
+    def for_model(cls, path: str | Path, data: bytes | None = None) -> "Simulator":
+        """The process-wide simulator of a model file, compiled again if the file changed.
+
+        `data`: the file's content as already read and checked (worker processes get it from
+        their parent), so that every run uses exactly the bytes whose SHA-256 is recorded.
+        """
+        path = Path(path).absolute()
+        data = model_bytes(path) if data is None else data
+        key = (str(path), hashlib.sha256(data).hexdigest())
         if key not in _SIMULATORS:
-            _SIMULATORS[key] = cls(path)
+            _SIMULATORS[key] = cls(path, data)
         return _SIMULATORS[key]
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario) -> "Simulator":
+        """The simulator of a scenario's model, running the model bytes the scenario was
+        checked against (when it was read from a file)."""
+        return cls.for_model(scenario.model, scenario.model_data)
 
     def params(self, scenario: Scenario) -> dict:
         """The PySD parameters for a scenario: constants, lookups, inputs and policy functions."""
+        if scenario.graphical:  # PySD would take a Series for a time series, silently
+            raise SdvagError(f"{scenario.name}: graphical-function overrides need the model compiled "
+                             f"with the new points (Simulator.with_points)")
         params: dict = dict(scenario.constants)
-        for name, (x, y) in scenario.graphical.items():
-            params[name] = pd.Series(y, index=x)
         for name, (t, v) in scenario.inputs.items():
             params[name] = pd.Series(v, index=t)
         for policy in scenario.policies:
@@ -69,14 +94,14 @@ class Simulator:
         return params
 
     def time_settings(self, scenario: Scenario) -> dict[str, float]:
-        sim = self.info.sim
-        dt = scenario.sim.get("dt", sim.dt)
-        return {
-            "start": scenario.sim.get("start", sim.start),
-            "stop": scenario.sim.get("stop", sim.stop),
-            "dt": dt,
-            "save_step": scenario.sim.get("save_step", dt if "dt" in scenario.sim else sim.save_step),
-        }
+        """The scenario's time grid over the model's, refused if it cannot be run (scenario files
+        are checked when read; this also covers Scenario objects built in Python)."""
+        times = time_settings(scenario, self.info)
+        problems = time_grid_problems(times, max_steps(scenario.sim))
+        if problems:
+            raise SdvagError("\n".join(f"{scenario.path or self.info.path}: {key}: {problem}"
+                                       for key, problem in problems))
+        return times
 
     def run_frame(self, params: dict, times: dict[str, float], columns: list[str] | None = None,
                   progress: bool = False, initial: dict[str, float] | None = None) -> pd.DataFrame:
@@ -95,7 +120,8 @@ class Simulator:
             try:
                 frame = self.model.run(
                     params=params, final_time=times["stop"], time_step=times["dt"],
-                    saveper=times["save_step"], return_columns=columns, progress=progress,
+                    saveper=times["save_step"], return_columns=columns,
+                    progress=progress and (times["stop"] - times["start"]) / times["dt"] >= LONG_RUN_STEPS,
                     initial_condition=(times["start"], initial) if initial else "original",
                 )
             except Exception as exc:  # the model's equations failed inside PySD
@@ -122,23 +148,49 @@ class Simulator:
 
     def run(self, scenario: Scenario, columns: list[str] | None = None, progress: bool = False) -> xr.Dataset:
         times = self.time_settings(scenario)
-        frame = self.run_frame(self.params(scenario), times, columns, progress)
+        sim, plain = self.with_points(scenario)
+        frame = sim.run_frame(sim.params(plain), times, columns, progress)
         return to_dataset(frame, self.info, scenario, times)
+
+    def with_points(self, scenario: Scenario) -> tuple["Simulator", Scenario]:
+        """What runs a scenario: this model, or a compiled copy with the scenario's graphical
+        functions' points; and the scenario without them (its other changes are parameters)."""
+        if not scenario.graphical:
+            return self, scenario
+        return self._with_points(scenario.graphical), dataclasses.replace(scenario, graphical={})
+
+    def _with_points(self, graphical: dict) -> "Simulator":
+        """The model compiled with these graphical functions' points. PySD compiles a graphical
+        function into its variable's code, and takes a Series given for the variable as a time
+        series (a silently wrong run), so new points need a compiled copy of the model."""
+        key = json.dumps(sorted((name, list(x), list(y)) for name, (x, y) in graphical.items()))
+        if key not in self._copies:
+            copy = ModelCopy(self.info)
+            for name, (x, y) in graphical.items():
+                copy.set_points(name, x, y)
+            with tempfile.TemporaryDirectory(prefix="sdvag-points-") as tmp:
+                path = Path(tmp) / self.info.path.name
+                path.write_bytes(copy.to_bytes())
+                self._copies[key] = Simulator(path)
+        return self._copies[key]
 
 
 def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: dict) -> xr.Dataset:
     """PySD's DataFrame as a Dataset named, documented and traced to its model and scenario."""
     by_key = {canonical(name): var for name, var in info.variables.items()}
-    data = {}
-    for column in frame.columns:
-        base, bracket, element = str(column).partition("[")  # an array's element: "Price[Boston]"
-        key = canonical(base)
-        if key not in by_key:  # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables
-            continue
-        var = by_key[key]
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        data[var.name + bracket + element] = xr.DataArray(values, dims=("time",), attrs={
-            "units": var.units, "doc": var.doc, "kind": var.role})
+    # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables; an array's element is
+    # its own column, "Price[Boston]"
+    wanted = []
+    for j, column in enumerate(map(str, frame.columns)):
+        base, bracket, element = column.partition("[")
+        if canonical(base) in by_key:
+            wanted.append((j, by_key[canonical(base)], bracket + element))
+    try:
+        block = frame.to_numpy(dtype=float)
+    except (TypeError, ValueError):  # a column PySD left as objects
+        block = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    data = {var.name + element: (("time",), block[:, j], {"units": var.units, "doc": var.doc, "kind": var.role})
+            for j, var, element in wanted}
     time = np.asarray(frame.index, dtype=float)
     ds = xr.Dataset(data, coords={"time": ("time", time, {"units": info.sim.time_units or "time"})})
     ds.attrs.update({
@@ -147,6 +199,7 @@ def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: 
         "scenario": scenario.name,
         "scenario_title": scenario.title,
         "scenario_json": json.dumps(scenario.describe()),
+        "warnings": json.dumps(scenario.warnings),
         "outputs": json.dumps(scenario.outputs or default_outputs(info)),
         "time_settings": json.dumps(times),
         "versions": json.dumps({
@@ -166,20 +219,52 @@ def outputs_of(ds: xr.Dataset) -> list[str]:
     return [name for name in json.loads(ds.attrs.get("outputs", "[]")) if name in ds]
 
 
-def run(target: str | Path | Scenario, set: dict | None = None, progress: bool = False) -> xr.Dataset:
-    """Run a scenario file, a bare model file (on its defaults) or a Scenario; returns a Dataset."""
-    scenario = target if isinstance(target, Scenario) else load_scenario(target, set)
+def run(target: str | Path | Scenario, set: dict | None = None, progress: bool = False,
+        allow_out_of_range: bool = False) -> xr.Dataset:
+    """Run a scenario file, a bare model file (on its defaults), a shipped scenario or model by
+    name, or a Scenario; returns a Dataset. Values outside a <range> are refused unless
+    `allow_out_of_range` (then listed in the Dataset's `warnings` attribute).
+
+    `progress`: show PySD's progress bar (on stderr) for a run of more than LONG_RUN_STEPS steps.
+    """
+    scenario = target if isinstance(target, Scenario) else load_scenario(target, set, allow_out_of_range)
     if isinstance(target, Scenario) and set:
         raise SdvagError("pass overrides inside the Scenario, not with set=")
-    return Simulator.for_model(scenario.model).run(scenario, progress=progress)
+    return run_one(scenario, progress)
 
 
-def compare(targets, set: dict | None = None, report=None) -> xr.Dataset:
-    """Several runs side by side along a `scenario` dimension (outer join on time)."""
+def run_one(scenario: Scenario, progress: bool = False) -> xr.Dataset:
+    """One run on PySD, or on the vectorised engine for a model PySD cannot integrate (RK4)."""
+    path = Path(scenario.model).resolve()
+    data = scenario.model_data or model_bytes(path)
+    key = (str(path), hashlib.sha256(data).hexdigest())
+    if key not in _METHODS:
+        _METHODS[key] = parse_model(data, path).sim.method.strip().lower() or "euler"
+    if _METHODS[key] == "euler":
+        return Simulator.for_scenario(scenario).run(scenario, progress=progress)
+    from sdvag.simulation.vectorised import Engine, NotCovered
+    try:
+        engine = Engine.for_model(path)
+    except NotCovered as exc:
+        raise UnsupportedFeature(f"integration method {_METHODS[key]} with {exc}", None, path) from None
+    columns = [v.name for v in engine.info.variables.values() if v.kind != "gf"]
+    times = time_settings(scenario, engine.info)
+    runs = engine.run(scenario, [], np.zeros((1, 0)), columns, times)
+    if runs.failed[0]:
+        raise UnsupportedFeature("this model: its run stopped being finite", runs.failed[0], path)
+    frame = pd.DataFrame(runs.data[0].T, index=runs.time, columns=columns)
+    return to_dataset(frame, engine.info, scenario, times)
+
+
+def compare(targets, set: dict | None = None, report=None, allow_out_of_range: bool = False) -> xr.Dataset:
+    """Several runs side by side along a `scenario` dimension (outer join on time); runs of
+    different models keep their own variables (the `scenario_variables` attribute)."""
+    if isinstance(targets, (str, os.PathLike, Scenario)):
+        raise SdvagError("compare takes a list of scenarios; for one scenario use run()")
     targets = list(targets)
     if not targets:
         raise SdvagError("compare needs at least one scenario")
-    scenarios = [t if isinstance(t, Scenario) else load_scenario(t, set) for t in targets]
+    scenarios = [t if isinstance(t, Scenario) else load_scenario(t, set, allow_out_of_range) for t in targets]
     names = [s.name for s in scenarios]
     if len(frozenset(names)) != len(names):
         names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
@@ -187,7 +272,12 @@ def compare(targets, set: dict | None = None, report=None) -> xr.Dataset:
     for i, scenario in enumerate(scenarios):
         if report:
             report(f"running {i + 1}/{len(scenarios)}: {scenario.name}")
-        results.append(Simulator.for_model(scenario.model).run(scenario))
+        results.append(run_one(scenario))
+    return side_by_side(results, names)
+
+
+def side_by_side(results: list[xr.Dataset], names: list[str]) -> xr.Dataset:
+    """Runs along a `scenario` dimension named `names` (outer join on time), outputs merged."""
     combined = xr.concat(results, dim=pd.Index(names, name="scenario"), join="outer",
                          combine_attrs="drop_conflicts", data_vars="all", coords="minimal",
                          compat="override")
@@ -196,5 +286,7 @@ def compare(targets, set: dict | None = None, report=None) -> xr.Dataset:
         outputs += [o for o in outputs_of(r) if o not in outputs]
     combined.attrs["outputs"] = json.dumps(outputs)
     combined.attrs["scenarios"] = json.dumps([r.attrs["scenario_json"] for r in results])
+    combined.attrs["scenario_variables"] = json.dumps({n: list(r.data_vars) for n, r in zip(names, results)})
+    combined.attrs["warnings"] = json.dumps([w for r in results for w in json.loads(r.attrs["warnings"])])
     combined.attrs.pop("scenario_json", None)
     return combined

@@ -1,0 +1,57 @@
+"""What sdvag's single run costs on top of PySD: `sdvag.run(scenario)` (parameters, PySD's run,
+the labelled Dataset) against a bare PySD `run()` of the same model loaded once, interleaved,
+best of --repeat:
+
+    python benchmarks/single_run.py [--scenarios tic_baseline viec_baseline] [--repeat 20]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+from pathlib import Path
+
+import pysd
+
+import sdvag
+from sdvag.model.translate import compiled
+from sdvag.simulation.scenario import load_scenario
+from sdvag.simulation.simulate import Simulator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", nargs="+", default=["tic_baseline", "viec_baseline"])
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    for name in args.scenarios:
+        scenario = load_scenario(ROOT / "scenarios" / f"{name}.toml")
+        sim = Simulator.for_model(scenario.model)
+        params, times = sim.params(scenario), sim.time_settings(scenario)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bare = pysd.load(str(compiled(scenario.model)[1]))
+
+        def pysd_run():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                bare.run(params=params, final_time=times["stop"], time_step=times["dt"],
+                         saveper=times["save_step"])
+        ways = {"sdvag.run": lambda: sdvag.run(scenario), "bare PySD run()": pysd_run}
+        best = dict.fromkeys(ways, float("inf"))
+        for _ in range(args.repeat):
+            for way, call in ways.items():
+                start = time.perf_counter()
+                call()
+                best[way] = min(best[way], time.perf_counter() - start)
+        print(f"{name}: sdvag.run {best['sdvag.run'] * 1e3:.1f} ms, bare PySD run() "
+              f"{best['bare PySD run()'] * 1e3:.1f} ms: {best['sdvag.run'] / best['bare PySD run()']:.3f}x")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
