@@ -110,7 +110,7 @@ def test_a_damaged_entry_is_rebuilt_with_a_warning(cache, tmp_path, translated, 
 def test_an_entry_folder_without_model_py_does_not_block_later_runs(cache, tmp_path):
     """The folder a crashed translation could leave ("Directory not empty" on rename)."""
     folder = project(tmp_path / "p")
-    info = translate.parse((folder / "model.xmile").read_bytes(), folder / "model.xmile")
+    info = translate.parse_model((folder / "model.xmile").read_bytes(), folder / "model.xmile")
     stale = translate.cache_root() / translate._key(info.data)
     stale.mkdir()
     (stale / "model.xmile").write_text("left behind")

@@ -40,7 +40,7 @@ def assert_engine_equals_pysd(scenario, names, values, columns):
     return runs
 
 
-CONSTANTS = {"Rate": (0.01, 0.2), "Lag": (0.6, 4), "Order": (1, 5), "Price": (0.5, 2),
+CONSTANTS = {"Rate": (0.01, 0.2), "Lag": (1.25, 4), "Order": (1, 5), "Price": (0.5, 2),
              "Lever": (0, 1), "Slope": (0, 1)}
 EVERY_BUILTIN = "".join(aux(n, str(lo), f'<range min="{lo}" max="{hi}"/>') for n, (lo, hi) in CONSTANTS.items()) + (
     '<stock name="S"><eqn>2</eqn><inflow>Inflow</inflow><outflow>Outflow</outflow><non_negative/></stock>'
@@ -59,7 +59,14 @@ EVERY_BUILTIN = "".join(aux(n, str(lo), f'<range min="{lo}" max="{hi}"/>') for n
     + aux("Guarded", "IF Lever > 0.5 THEN LN(Lever - 0.5) ELSE 0")
     + aux("Effect", "S", '<gf><xscale min="0" max="1"/><xpts>0,1,4,20</xpts><ypts>1,1.5,2,0</ypts></gf>')
     + '<gf name="Table" type="extrapolate"><xpts>0,10</xpts><ypts>0,1</ypts></gf>'
-    + aux("Looked Up", "Table(S) * Effect * Price"))
+    + aux("Looked Up", "Table(S) * Effect * Price + LOOKUP(Table, Rate * 10)")
+    # builtins sdvag rewrites before PySD sees them, and PySD's own LOG and MODULO
+    + aux("Rewritten", "DT + STARTTIME + STOPTIME + PI + LOG10(S) + LOG(S, 3) + MEAN(S, Rate, 2) "
+                       "+ (TIME MOD 4) + MODULO(TIME, 3) + INT(-Rate)"))
+
+
+# SUM and PROD reduce arrays, which the engine does not cover (it says so, and PySD runs them)
+ARRAY_BUILTINS = {"sum", "prod"}
 
 
 @pytest.fixture(scope="module")
@@ -68,15 +75,15 @@ def every_builtin(tmp_path_factory):
 
 
 def test_fixture_uses_every_builtin_sdvag_allows():
-    used = {name.lower() for name in __import__("re").findall(r"([A-Za-z0-9]+)\(", EVERY_BUILTIN)}
-    assert BUILTINS <= used
+    used = {name.lower() for name in __import__("re").findall(r"[A-Za-z][A-Za-z0-9]*", EVERY_BUILTIN)}
+    assert BUILTINS - ARRAY_BUILTINS <= used
 
 
 def test_every_builtin_and_the_scenario_machinery_equal_pysd_per_run(every_builtin):
     rng = np.random.default_rng(7)
     names = ["Rate", "Lag", "Order", "Lever"]
     values = np.column_stack([rng.uniform(*CONSTANTS[n], 6) for n in names])
-    values[0, 1] = 0.3   # shorter than order x dt: PySD lowers the delay orders of this run alone
+    values[0, 1] = 0.3   # shorter than order x dt: refused on PySD, so this run alone fails here too
     values[1, 3] = 0.8   # Guarded takes the logarithm's branch
     scenario = load_scenario(every_builtin)
     scenario.graphical["Effect"] = ((0.0, 3.0, 30.0), (2.0, 1.0, 0.5))
@@ -85,10 +92,10 @@ def test_every_builtin_and_the_scenario_machinery_equal_pysd_per_run(every_built
     columns = [v.name for v in scenario_variables(every_builtin)]
     varied = ["Rate", "Lag", "Order"]
     runs = assert_engine_equals_pysd(scenario, varied, values[:, :3], columns)
-    assert runs.failed == [None] * 6
+    assert runs.failed[0] and runs.failed[1:] == [None] * 5
     plain = load_scenario(every_builtin)
     runs = assert_engine_equals_pysd(plain, names, values, columns)
-    assert runs.failed == [None] * 6
+    assert runs.failed[0] and runs.failed[1:] == [None] * 5
 
 
 def scenario_variables(path):

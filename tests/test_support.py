@@ -12,19 +12,29 @@ STOCK = '<stock name="S"><eqn>1</eqn><inflow>F</inflow></stock><flow name="F"><e
 
 UNSUPPORTED = {
     # name: (variables, extra model-file arguments, feature text, variable named)
-    "module": ('<module name="Hares"/>' + aux("X", "1") + STOCK, {}, "modules", "Hares"),
     "conveyor": ('<stock name="Pipeline"><eqn>1</eqn><inflow>F</inflow><conveyor><len>2</len></conveyor></stock>'
                  '<flow name="F"><eqn>1</eqn></flow>', {}, "conveyors", "Pipeline"),
     "queue": ('<stock name="Waiting"><eqn>1</eqn><inflow>F</inflow><queue/></stock>'
               '<flow name="F"><eqn>1</eqn></flow>', {}, "queues", "Waiting"),
-    "array": ('<aux name="Prices"><dimensions><dim name="Region"/></dimensions><eqn>1</eqn></aux>'
-              + aux("X", "1") + STOCK, {"before_model": '<dimensions><dim name="Region" size="2"/></dimensions>'},
-              "arrays", "Prices"),
-    "subscript": (aux("X", "Prices[1]") + aux("Prices", "1") + STOCK, {}, "arrays", "X"),
+    "dimension by size": ('<aux name="Prices"><dimensions><dim name="Region"/></dimensions><eqn>1</eqn></aux>'
+                          + aux("X", "1") + STOCK,
+                          {"before_model": '<dimensions><dim name="Region" size="2"/></dimensions>'},
+                          "the dimension 'Region' declared by its size alone", "Prices"),
+    "arrayed delay of a scalar": (
+        '<aux name="Lag"><dimensions><dim name="Region"/></dimensions><eqn>DELAY3(X, T[Region])</eqn></aux>'
+        '<aux name="T"><dimensions><dim name="Region"/></dimensions><eqn>2</eqn></aux>' + aux("X", "1") + STOCK,
+        {"before_model": '<dimensions><dim name="Region"><elem name="N"/><elem name="S"/></dim></dimensions>'},
+        "DELAY3 of an unsubscripted input in an arrayed variable", "Lag"),
     "builtin": (aux("X", "PREVIOUS(S, 0)") + STOCK, {}, "PREVIOUS", "X"),
     "random": (aux("X", "NORMAL(0, 1)") + STOCK, {}, "NORMAL", "X"),
-    "mod": (aux("X", "TIME MOD 3") + STOCK, {}, "MOD", "X"),
-    "dt": (aux("X", "DT") + STOCK, {}, "DT", "X"),
+    "inf": (aux("X", "INF") + STOCK, {}, "the INF constant", "X"),
+    "mod after a product": (aux("X", "2 * TIME MOD 3") + STOCK, {}, "this equation form", "X"),
+    "safe division after a division": (aux("X", "2 / TIME // 3") + STOCK, {}, "this equation form", "X"),
+    "call of a converter with a graphical function": (
+        aux("G", "TIME", '<gf><xscale min="0" max="2"/><ypts>0,1,4</ypts></gf>') + aux("X", "G(1.5)") + STOCK,
+        {}, "a call of 'g' as a graphical function", "X"),
+    "untranslated vensim call": (aux("X", "0{GET_DIRECT_DATA('x.csv',_',',_'A',_'B2')}") + STOCK, {},
+                                 "GET DIRECT DATA (a Vensim function its converter left in a comment", "X"),
 }
 
 
@@ -71,7 +81,8 @@ def test_model_pysd_cannot_parse_is_refused_not_crashed(tmp_path):
                        aux("X", "IF TIME < 3 THEN 0 ELSE IF TIME < 6 THEN 1 ELSE 2") + STOCK)
     proc = cli("run", path)
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
-    assert "PySD could not translate" in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "equation text PySD's parser does not read" in lines[0] and "'X'" in lines[0]
 
 
 def _series(tmp_path, eqn, stop=10, dt=0.25):
@@ -119,3 +130,49 @@ def test_graphical_function_uses_its_x_points_even_with_an_x_scale(tmp_path):
     ds = sdvag.run(path)
     t = ds["time"].to_numpy()
     np.testing.assert_allclose(ds["X"].to_numpy(), np.interp(t, [0, 1, 10], [0, 1, 2]))
+
+
+def test_rk4_as_a_child_element_runs_with_rk4_too(tmp_path):
+    # iThink 10 wrote <method>RK4</method> inside <sim_specs>; PySD alone would silently use Euler
+    growth = aux("Rate", "0.5") + ('<stock name="S"><eqn>1</eqn><inflow>Growth</inflow></stock>'
+                                   '<flow name="Growth"><eqn>Rate * S</eqn></flow>')
+    attribute = write_model(tmp_path / "attribute.xmile", growth, method="RK4", stop=4, dt=0.5)
+    element = write_model(tmp_path / "element.xmile", growth, stop=4, dt=0.5)
+    element.write_text(element.read_text().replace('method="Euler" ', "").replace(
+        "<start>", "<method>RK4</method><start>"))
+    euler = write_model(tmp_path / "euler.xmile", growth, stop=4, dt=0.5)
+    runs = [sdvag.run(p)["S"].to_numpy() for p in (attribute, element, euler)]
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-15)
+    assert abs(runs[1][-1] - np.exp(2)) < abs(runs[2][-1] - np.exp(2))  # RK4, not Euler
+
+
+def test_graphical_function_points_keep_full_precision(tmp_path):
+    # PySD writes graphical-function points with numpy's 8-digit default; constants keep all
+    gf = '<gf><xpts>0,20</xpts><ypts>0.123456789012345,0.5</ypts></gf>'
+    path = write_model(tmp_path / "gf.xmile", aux("X", "0", gf) + STOCK)
+    assert sdvag.run(path)["X"].values[0] == 0.123456789012345
+
+
+@pytest.mark.parametrize("exc, feature", [
+    (ValueError("Circular initialization...\nNot able to initialize the following objects:"),
+     "circular initialisation"),
+    (RecursionError("maximum recursion depth exceeded"), "a circular definition PySD cannot order"),
+    (NotImplementedError("Not implemented function 'size'"), "the builtin SIZE()"),
+])
+def test_pysd_errors_become_the_feature_they_mean(exc, feature):
+    from sdvag.model.pysd_errors import explain
+    assert explain(exc)[0].startswith(feature)
+
+
+def test_circular_initialisation_is_one_line_naming_it(tmp_path):
+    stocks = ('<stock name="A"><eqn>B</eqn></stock><stock name="B"><eqn>A</eqn></stock>')
+    proc = cli("run", write_model(tmp_path / "circular.xmile", stocks))
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "circular initialisation" in lines[0]
+
+
+def test_words_before_a_call_are_one_builtin_name_but_keywords_are_not():
+    from sdvag.model.support import references
+    assert references("VECTOR SORT ORDER(a, 1)")[0] == ("vector sort order", True)
+    assert references("IF TIME >= Start THEN (1) ELSE 0")[2:4] == [("start", False), ("then", True)]

@@ -24,7 +24,7 @@ from sdvag.data import window
 from sdvag.errors import SdvagError
 from sdvag.simulation.scenario import Checker, Scenario, ScenarioError, load_scenario, read_toml, suggest
 from sdvag.model.units import DIMENSIONLESS_NAMES
-from sdvag.model.xmile import XMILE_SUFFIXES, Variable, read_model
+from sdvag.model.xmile import MODEL_SUFFIXES, Variable, read_model
 
 SPEC_KEYS = ("scenario", "name", "title", "description", "data", "sheet", "method", "seed", "loss",
              "loss_scale", "options", "parameters", "targets")
@@ -186,7 +186,7 @@ def _start_scenario(raw, base: Path, ck: Checker) -> Scenario | None:
         ck.fail("scenario", "missing: name the scenario (.toml) or model file to start from")
         return None
     file = (base / raw).resolve()
-    if file.suffix.lower() not in (".toml", *XMILE_SUFFIXES) or not file.is_file():
+    if file.suffix.lower() not in (".toml", *MODEL_SUFFIXES) or not file.is_file():
         ck.fail("scenario", f"{raw}: no such scenario (.toml) or model file")
         return None
     try:

@@ -42,13 +42,19 @@ def _drop(node) -> None:
     parent.remove(node)
 
 
+def _unquoted(name: str) -> str:
+    """A name as XMILE may quote it in <inflow> and <outflow> ("Home.Entry" for a module's flow)."""
+    name = name.strip()
+    return name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
+
+
 def _check_equation(where: str, equation: str, path) -> None:
     if _UNSAFE_EQUATION.search(equation):
         raise SdvagError(f"{path}: {where}: the equation holds a backslash, a brace or a control "
                          f"character, which sdvag does not accept: {shown(equation)}")
 
 
-def pysd_source(info: ModelInfo) -> bytes:
+def pysd_tree(info: ModelInfo):
     """The model as PySD translates it: no text that could become code (see the module doc)."""
     root = copy.deepcopy(info.root)
     for node in list(root.iter()):
@@ -65,7 +71,7 @@ def pysd_source(info: ModelInfo) -> bytes:
             raise SdvagError(f"{info.path}: a <{tag}> has a name with a character sdvag does not "
                              f"accept in names (a quote, backslash, brace or control character): "
                              f"{shown(node.get('name', ''))}")
-        if tag in ("inflow", "outflow") and unsafe_name(node.text or ""):
+        if tag in ("inflow", "outflow") and unsafe_name(_unquoted(node.text or "")):
             raise SdvagError(f"{info.path}: an <{tag}> names {shown(node.text or '')}, with a "
                              f"character sdvag does not accept in names")
         if tag == "eqn":
@@ -85,7 +91,12 @@ def pysd_source(info: ModelInfo) -> bytes:
                 node = ET.SubElement(specs, specs.tag.replace("sim_specs", tag))
             node.attrib.clear()  # a reciprocal dt is already inverted in sim.dt
             node.text = repr(float(value))
-    return ET.tostring(root, xml_declaration=True, encoding="utf-8")
+    return root
+
+
+def pysd_source(info: ModelInfo) -> bytes:
+    """pysd_tree as the file PySD reads."""
+    return ET.tostring(pysd_tree(info), xml_declaration=True, encoding="utf-8")
 
 
 # What a PySD translation of an XMILE model sdvag accepts may contain.

@@ -8,22 +8,23 @@ the closed-form checks); anything else is refused with the feature and the varia
 from __future__ import annotations
 
 import math
+import re
 
 from sdvag.errors import SdvagError, UnsupportedFeature, suggest
-from sdvag.model.xmile import ModelInfo, canonical, children, is_name, local, tokens
+from sdvag.model.arrays import array_problems, unnamed_dimensions
+from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, names_and_dimensions,
+                                  rewrite_equation, untranslated_call)
+from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, child, children, is_name, local, tokens
 
 # Builtins PySD 3.14 simulates correctly from XMILE (lower case).
 BUILTINS = frozenset({
     "abs", "exp", "ln", "sqrt", "min", "max", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
     "int", "step", "ramp", "pulse", "safediv", "smth1", "smth3", "smthn", "delay", "delay1",
-    "delay3", "delayn", "trend", "init",
-})
+    "delay3", "delayn", "trend", "init", "log", "modulo", "sum", "prod",
+}) | REWRITTEN
 KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "time"})
 # Names XMILE defines that PySD does not: refused rather than mistranslated.
-KNOWN_UNSUPPORTED = {
-    "mod": "the MOD operator", "dt": "the DT builtin", "starttime": "the STARTTIME builtin",
-    "stoptime": "the STOPTIME builtin", "pi": "the PI constant", "inf": "the INF constant",
-}
+KNOWN_UNSUPPORTED = {"inf": "the INF constant"}
 
 
 def references(equation: str) -> list[tuple[str, bool]]:
@@ -33,6 +34,13 @@ def references(equation: str) -> list[tuple[str, bool]]:
     for i, tok in enumerate(toks):
         if is_name(tok):
             called = i + 1 < len(toks) and toks[i + 1] == "("
+            if called and canonical(tok) not in KEYWORDS | {"mod"}:  # a Vensim-style name of
+                # several words: `VECTOR SORT ORDER(`
+                while found and not found[-1][1] and i > 0 and is_name(toks[i - 1]) \
+                        and canonical(toks[i - 1]) not in KEYWORDS | {"mod"}:
+                    tok = toks[i - 1] + " " + tok
+                    found.pop()
+                    i -= 1
             found.append((canonical(tok), called))
     return found
 
@@ -41,6 +49,8 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
     """Every (feature, variable) in the model that PySD cannot be trusted to simulate.
     `integrators`: the integration methods of the engine that will run it (PySD: Euler only;
     sdvag's vectorised engine: Euler and RK4)."""
+    if info.path.suffix.lower() == VENSIM_SUFFIX:
+        return list(info.refusals)  # found while reading PySD's parse of the file (vensim.py)
     problems: list[tuple[str, str | None]] = []
     root = info.root
     for model in children(root, "model"):
@@ -53,16 +63,40 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
     if method not in integrators:
         problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)"
                          if integrators == ("euler",) else f"integration method {info.sim.method}", None))
-    names = {canonical(v) for v in info.variables}
+    problems += unnamed_dimensions(info)
+    names, dims, positions = names_and_dimensions(info)
+    kinds = {canonical(v.name): v.kind for v in info.variables.values()}
     for var in info.variables.values():
         node = var.node
         if node is not None:
             for tag in ("conveyor", "queue"):
                 if any(local(c.tag) == tag for c in node if isinstance(c.tag, str)):
                     problems.append((f"{tag}s", var.name))
-        if var.dimensions or "[" in var.equation:
-            problems.append(("arrays (subscripted variables)", var.name))
-        for name, called in references(var.equation):
+        problems += array_problems(var)
+        untranslated = untranslated_call(_raw_equation(var))
+        if untranslated:
+            problems.append((f"{untranslated} (a Vensim function its converter left in a comment, "
+                             "with a placeholder value in its place)", var.name))
+            continue
+        try:
+            rewritten = rewrite_equation(var.equation, names, dims, positions)
+        except AmbiguousForm as exc:
+            problems.append((f"this equation form ({exc})", var.name))
+            continue
+        defined_by_element = node is not None and any(local(c.tag) == "element" for c in node
+                                                      if isinstance(c.tag, str))
+        if not rewritten.strip() and var.kind in ("aux", "flow") and var.graphical is None \
+                and not defined_by_element:
+            problems.append(("a variable with no equation", var.name))
+        if "time_step" in rewritten or "initial_time" in rewritten or "final_time" in rewritten:
+            if names & PYSD_CONTROLS:
+                problems.append((f"DT/STARTTIME/STOPTIME beside a variable named like PySD's "
+                                 f"'{sorted(names & PYSD_CONTROLS)[0]}'", var.name))
+        for name, called in references(rewritten):
+            if called and name in names and kinds[name] != "gf":
+                problems.append((f"a call of '{name}' as a graphical function (PySD calls only "
+                                 "stand-alone <gf> elements; it returns this variable's own value)",
+                                 var.name))
             if name in names or name in KEYWORDS:
                 continue
             if name in KNOWN_UNSUPPORTED:
@@ -72,19 +106,35 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
     return problems
 
 
+def _raw_equation(var) -> str:
+    """A variable's <eqn> as written, {comments} included (the equation read drops them)."""
+    eqn = child(var.node, "eqn") if var.node is not None else None
+    return var.equation if eqn is None else (eqn.text or "") + "".join(c.tail or "" for c in eqn)
+
+
+_SUBSCRIPTS = re.compile(r"\[[^\]]*\]")
+
+
 def input_problems(info: ModelInfo) -> list[str]:
     """Mistakes in the model file itself (exit status 2, not "cannot simulate"): a variable
-    without an equation, a name used but never defined, a number too large for a float."""
-    names = {canonical(v) for v in info.variables}
+    without an equation, a name used but never defined, a number too large for a float.
+    (A Vensim file's mistakes are PySD's Vensim translator's to find.)"""
+    if info.path.suffix.lower() == VENSIM_SUFFIX:
+        return []
+    names = {canonical(v) for v in info.variables} | REWRITTEN | PYSD_CONTROLS
+    names |= {canonical(d.get("name", "")) for holder in children(info.root, "dimensions")
+              for d in children(holder, "dim")}
     problems = []
     for var in info.variables.values():
-        if var.kind in ("stock", "flow", "aux") and not var.equation:
+        by_element = var.node is not None and any(isinstance(c.tag, str) and local(c.tag) == "element"
+                                                  for c in var.node)
+        if var.kind in ("stock", "flow", "aux") and not var.equation and not by_element:
             problems.append(f"{info.path}: {var.name!r} has no equation (<eqn>)")
         for tok in tokens(var.equation):
             if (tok[0].isdigit() or tok[0] == ".") and not math.isfinite(float(tok)):
                 problems.append(f"{info.path}: {var.name!r}: the number {tok} is too large")
-        for name, called in references(var.equation):  # a call to an unknown function: unsupported()
-            if not called and name not in names | KEYWORDS | KNOWN_UNSUPPORTED.keys():
+        for name, called in references(_SUBSCRIPTS.sub(" ", var.equation)):  # calls: unsupported()
+            if not called and "." not in name and name not in names | KEYWORDS | KNOWN_UNSUPPORTED.keys():
                 problems.append(f"{info.path}: {var.name!r} uses {name!r}, which the model "
                                 f"does not define{suggest(name, info.variables)}")
     return problems

@@ -1,4 +1,4 @@
-"""XMILE -> PySD, translated once per file content and cached outside models/.
+"""XMILE or Vensim -> PySD, translated once per file content and cached outside models/.
 
 The cache key is the file's SHA-256 plus the PySD version, so an edited model is translated again
 and an unchanged one never is. A translation is written to a private temporary folder and then
@@ -23,15 +23,18 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pysd
 
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.model.names import refuse_spaced_names
-from sdvag.model.sanitise import pysd_source, translation_problem
+from sdvag.model.pysd_errors import explain
+from sdvag.model.sanitise import pysd_tree, translation_problem
 from sdvag.model.support import ensure_supported
-from sdvag.model.xmile import ModelInfo, model_bytes, parse
+from sdvag.model.builtins import names_and_dimensions, pysd_bytes
+from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
-CACHE_FORMAT = "3"  # bump whenever what PySD is given (sanitise.pysd_source) changes
+CACHE_FORMAT = "6"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
 CHECKSUM = "model.py.sha256"
 
 
@@ -100,19 +103,24 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
         print(f"warning: translation cache entry {final} is damaged ({problem}); translating "
               f"{info.path.name} again", file=sys.stderr, flush=True)
         _discard(final)
-    source_bytes = pysd_source(info)  # refuses unsafe names and equations before any work
+    vensim = info.path.suffix.lower() == VENSIM_SUFFIX
+    tree = None if vensim else pysd_tree(info)  # refuses unsafe names and equations first
     work = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
     try:
-        source = work / "model.xmile"
-        source.write_bytes(source_bytes)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        vensim = info.path.suffix.lower() == VENSIM_SUFFIX
+        source = work / ("model.mdl" if vensim else "model.xmile")
+        # XMILE: the sanitised copy (no text that could become code), its builtins rewritten into
+        # what PySD simulates correctly; Vensim: the file itself (its translation is checked below)
+        source.write_bytes(data if vensim else pysd_bytes(tree, *names_and_dimensions(info)))
+        # numpy's default print precision (8 digits) is what PySD writes graphical-function
+        # points with; 'unique' writes every float exactly, as constants already are
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                np.printoptions(floatmode="unique"):
             warnings.simplefilter("ignore")
             try:
-                pysd.read_xmile(str(source), initialize=False)
+                (pysd.read_vensim if vensim else pysd.read_xmile)(str(source), initialize=False)
             except Exception as exc:  # PySD raises many types for what it cannot read
-                raise UnsupportedFeature(f"this model (PySD could not translate it: "
-                                         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
-                                         None, info.path) from None
+                raise UnsupportedFeature(*explain(exc, info), info.path) from None
         python = (work / "model.py").read_bytes()
         problem = translation_problem(python.decode("utf-8"))
         if problem:
@@ -133,14 +141,15 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
 def compiled(path: str | Path, integrators: tuple[str, ...] = ("euler",),
              data: bytes | None = None) -> tuple[ModelInfo, Path]:
     """Read and check a model file and translate it; returns its description and the path of
-    PySD's translation (beside it, `model.xmile`: the file exactly as PySD was given it).
+    PySD's translation (beside it, `model.xmile` or `model.mdl`: the file as PySD was given it).
     `integrators`: the methods the engine that will run it can integrate with. `data`: the
     file's content when the caller has already read (and hashed) it, so that what runs is
     exactly what was checked, even if the file is replaced meanwhile."""
     path = Path(path)
     data = model_bytes(path) if data is None else data
-    info = parse(data, path)
-    refuse_spaced_names(info)
+    info = parse_model(data, path)
+    if path.suffix.lower() != VENSIM_SUFFIX:
+        refuse_spaced_names(info)
     ensure_supported(info, integrators)
     return info, translated_file(info, data)
 

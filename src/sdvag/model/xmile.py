@@ -1,4 +1,4 @@
-"""Read what sdvag needs from an XMILE file, independently of PySD.
+"""Read what sdvag needs from an XMILE file (or, through vensim.py, a Vensim file), independently of PySD.
 
 PySD's translator keeps no units, ranges or diagram, and reads some things wrongly; sdvag's own
 reading is what scenarios are validated against, what `describe` prints and what the checks use.
@@ -7,164 +7,26 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree as ET
 
 from sdvag.errors import SdvagError, shown
+from sdvag.model.flatten import flatten_modules
+from sdvag.model.info import Graphical, ModelInfo, SimSpecs, Variable
+from sdvag.model.tree import (_TOKEN, canonical, child, children, equation_text, is_name, local, main_model,
+                              text, token_spans, tokens, unsafe_name)
+from sdvag.model.vensim import parse_mdl
+
+__all__ = ["Graphical", "ModelInfo", "SimSpecs", "Variable", "_TOKEN", "canonical", "child", "children",
+           "equation_text", "is_name", "local", "main_model", "text", "token_spans", "tokens", "unsafe_name", "MODEL_SUFFIXES", "VENSIM_SUFFIX",
+           "XMILE_SUFFIXES", "model_bytes", "parse", "parse_model", "read_model"]
 
 XMILE_SUFFIXES = (".xmile", ".xml", ".stmx", ".itmx")
+VENSIM_SUFFIX = ".mdl"
+MODEL_SUFFIXES = (*XMILE_SUFFIXES, VENSIM_SUFFIX)
 _STRICT = ET.XMLParser(resolve_entities=False, no_network=True)
 _LENIENT = ET.XMLParser(resolve_entities=False, no_network=True, recover=True)
-_COMMENT = re.compile(r"\{[^{}]*\}")
-# Characters a name may not hold: quotes, backslashes, braces (equation comments), control and
-# line-separator characters. Stella's two-character `\n` line break is read as a space.
-_UNSAFE_NAME = re.compile(r'["\\{}\x00-\x1f\x7f-\x9f\u2028\u2029]')
-_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
-
-
-def unsafe_name(name: str) -> bool:
-    """A name sdvag refuses: one that could break out of the strings PySD writes it into, or
-    fake lines and move the cursor when printed."""
-    return bool(_UNSAFE_NAME.search(name.replace("\\n", " ")))
-
-
-def canonical(name: str) -> str:
-    """XMILE identifiers ignore case, and treat spaces, underscores and line breaks alike."""
-    name = name.replace("\\n", " ").replace("\n", " ").replace("_", " ").strip().strip('"')
-    return " ".join(name.lower().split())
-
-
-_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[^\W\d][\w.$\']*|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+'
-                    r'|<>|<=|>=|\S')
-
-
-def tokens(equation: str) -> list[str]:
-    """An XMILE equation as tokens: quoted or bare names, numbers, operators."""
-    return _TOKEN.findall(equation)
-
-
-def token_spans(equation: str) -> list[tuple[int, int, str]]:
-    """(start, end, token) of each token, for rewriting an equation without retyping the rest."""
-    return [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(equation)]
-
-
-def is_name(token: str) -> bool:
-    return token.startswith('"') or token[0].isalpha() or token[0] == "_"
-
-
-def local(tag: str) -> str:
-    """Tag name without its namespace (XMILE files come with several namespaces, or none)."""
-    return tag.rsplit("}", 1)[-1]
-
-
-def children(node: ET.Element, tag: str) -> list[ET.Element]:
-    return [c for c in node if isinstance(c.tag, str) and local(c.tag) == tag]
-
-
-def child(node: ET.Element, tag: str) -> ET.Element | None:
-    found = children(node, tag)
-    return found[0] if found else None
-
-
-def equation_text(node: ET.Element | None) -> str:
-    """An <eqn>'s whole text: XML comments inside it and XMILE {comments} left out (lxml's
-    `.text` would stop at the first XML comment, and PySD reads only that far)."""
-    if node is None:
-        return ""
-    parts = [node.text or ""] + [c.tail or "" for c in node]
-    return _COMMENT.sub(" ", "".join(parts)).strip()
-
-
-def text(node: ET.Element | None, tag: str | None = None) -> str:
-    if node is not None and tag is not None:
-        node = child(node, tag)
-    return "" if node is None or node.text is None else node.text.strip()
-
-
-@dataclass(frozen=True)
-class Graphical:
-    """A graphical function (lookup table): y as a function of x."""
-
-    x: tuple[float, ...]
-    y: tuple[float, ...]
-    kind: str = "continuous"
-
-
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    kind: str  # "stock", "flow", "aux" or "gf" (a stand-alone graphical function)
-    equation: str = ""
-    units: str = ""
-    doc: str = ""
-    range: tuple[float, float] | None = None
-    graphical: Graphical | None = None
-    inflows: tuple[str, ...] = ()
-    outflows: tuple[str, ...] = ()
-    non_negative: bool = False
-    dimensions: tuple[str, ...] = ()
-    node: ET.Element | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def is_constant(self) -> bool:
-        """A number the user may override: an aux or flow whose equation is a literal."""
-        return (
-            self.kind in ("aux", "flow")
-            and self.graphical is None
-            and bool(_NUMBER.match(self.equation))
-        )
-
-    @property
-    def default(self) -> float | None:
-        return float(self.equation) if self.is_constant else None
-
-    @property
-    def role(self) -> str:
-        """The kind a modeller would name: stock, flow, constant, graphical or auxiliary."""
-        if self.kind == "stock":
-            return "stock"
-        if self.graphical is not None or self.kind == "gf":
-            return "graphical"
-        if self.is_constant:
-            return "constant"
-        return "flow" if self.kind == "flow" else "auxiliary"
-
-
-@dataclass(frozen=True)
-class SimSpecs:
-    start: float
-    stop: float
-    dt: float
-    save_step: float
-    method: str
-    time_units: str
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    path: Path
-    sha256: str
-    name: str
-    sim: SimSpecs
-    variables: dict[str, Variable]
-    units: tuple[str, ...]
-    root: ET.Element = field(compare=False, repr=False)
-    data: bytes = field(default=b"", compare=False, repr=False)  # the file's content, as hashed
-
-    def find(self, name: str) -> Variable | None:
-        """The variable a (case-, space- and underscore-insensitive) name refers to."""
-        key = canonical(name)
-        for var in self.variables.values():
-            if canonical(var.name) == key:
-                return var
-        return None
-
-    @property
-    def model(self) -> ET.Element:
-        return _main_model(self.root)
 
 
 def _float(value: str | None, what: str, path: Path) -> float:
@@ -197,14 +59,6 @@ def _graphical(gf: ET.Element, path: Path, name: str) -> Graphical:
     if len(x) != len(y):
         raise SdvagError(f"{path}: graphical function '{name}' has {len(x)} x and {len(y)} y points")
     return Graphical(tuple(x), tuple(y), gf.get("type", "continuous"))
-
-
-def _main_model(root: ET.Element, path: Path | None = None) -> ET.Element:
-    models = children(root, "model")
-    if not models:
-        raise SdvagError(f"{path or 'XMILE file'}: XMILE file has no <model> element")
-    unnamed = [m for m in models if not m.get("name")]
-    return (unnamed or models)[0]
 
 
 def _variable(node: ET.Element, path: Path) -> Variable:
@@ -255,7 +109,9 @@ def _sim_specs(root: ET.Element, path: Path) -> SimSpecs:
         dt = 1.0 / dt
     save = child(specs, "save_step")
     save_step = _float(text(save), "sim_specs save_step", path) if save is not None else dt
-    return SimSpecs(start, stop, dt, save_step, specs.get("method", "Euler"), specs.get("time_units", ""))
+    # the method is an attribute in XMILE 1.0, a child element in older iThink/Stella files
+    method = specs.get("method") or text(specs, "method") or "Euler"
+    return SimSpecs(start, stop, dt, save_step, method, specs.get("time_units", ""))
 
 
 def _wrap_legacy_variables(model: ET.Element) -> ET.Element:
@@ -285,17 +141,20 @@ def parse(data: bytes, path: Path) -> ModelInfo:
     try:
         root = ET.fromstring(data, _STRICT)
     except ET.XMLSyntaxError as exc:
-        # Stella-saved files often use the isee: prefix without declaring it; that alone is
-        # forgiven (PySD forgives it too), any other malformation is not.
-        if "prefix" not in str(exc).lower():
-            raise SdvagError(f"{path}: not a readable XMILE file ({exc})") from None
+        # Stella-saved files often use the isee: prefix without declaring it, and some files
+        # have `--` inside a comment; those alone are forgiven (PySD and Simlin forgive them
+        # too), any other malformation is not.
+        message = " ".join(str(exc).split())
+        if "prefix" not in message.lower() and "within comment" not in message.lower():
+            raise SdvagError(f"{path}: not a readable XMILE file ({message})") from None
         root = ET.fromstring(data, _LENIENT)
     if local(root.tag) != "xmile":
         raise SdvagError(f"{path}: not an XMILE file (root element <{local(root.tag)}>)")
-    model = _main_model(root, path)
+    model = main_model(root, path)
     holder = child(model, "variables")
     if holder is None:
         holder = _wrap_legacy_variables(model)
+    flatten_modules(root, model, holder, path)
     _drop_shadowed_xscales(holder)
     variables: dict[str, Variable] = {}
     seen: dict[str, Variable] = {}
@@ -332,12 +191,19 @@ def model_bytes(path: Path) -> bytes:
     """The content of a model file, after checking it is one."""
     if not path.is_file():
         raise SdvagError(f"{path}: model file not found")
-    if path.suffix.lower() not in XMILE_SUFFIXES:
-        raise SdvagError(f"{path}: not an XMILE model (expected one of {', '.join(XMILE_SUFFIXES)})")
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise SdvagError(f"{path}: not a model file (expected one of {', '.join(MODEL_SUFFIXES)})")
     return path.read_bytes()
 
 
+def parse_model(data: bytes, path: Path) -> ModelInfo:
+    """An XMILE file's or (through PySD's Vensim parser) a Vensim .mdl file's description."""
+    if path.suffix.lower() == VENSIM_SUFFIX:
+        return parse_mdl(data, path)
+    return parse(data, path)
+
+
 def read_model(path: str | Path) -> ModelInfo:
-    """Parse an XMILE file (.xmile, .xml, .stmx) into a ModelInfo."""
+    """Parse a model file (.xmile, .xml, .stmx, .itmx or Vensim .mdl) into a ModelInfo."""
     path = Path(path)
-    return parse(model_bytes(path), path)
+    return parse_model(model_bytes(path), path)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sdvag.errors import SdvagError, shown, suggest
 from sdvag.model.shipped import locate
-from sdvag.model.xmile import XMILE_SUFFIXES, ModelInfo, Variable, canonical, read_model
+from sdvag.model.xmile import MODEL_SUFFIXES, ModelInfo, Variable, canonical, read_model
 
 TOP_KEYS = ("model", "title", "description", "extends", "outputs", "sim", "constants",
             "graphical", "inputs", "policies", "allow_out_of_range",
@@ -498,7 +498,7 @@ def load_scenario(target: str | Path, overrides: dict[str, object] | None = None
         raise SdvagError(f"expected a scenario or model file name, got {type(target).__name__} "
                          f"{shown(repr(target))}")
     path = locate(target)
-    if path.suffix.lower() in XMILE_SUFFIXES:
+    if path.suffix.lower() in MODEL_SUFFIXES:
         raw: dict = {"model": str(path)}
         source = str(path)
     elif path.suffix.lower() == ".toml":
@@ -511,7 +511,7 @@ def load_scenario(target: str | Path, overrides: dict[str, object] | None = None
     else:
         if not path.exists():
             raise SdvagError(f"{path}: file not found")
-        raise SdvagError(f"{path}: expected a scenario (.toml) or a model ({', '.join(XMILE_SUFFIXES)})")
+        raise SdvagError(f"{path}: expected a scenario (.toml) or a model ({', '.join(MODEL_SUFFIXES)})")
     info = read_model(raw["model"])
     if overrides is not None and not isinstance(overrides, dict):
         raise SdvagError(f"set: expected a dict of constant values, got {type(overrides).__name__}")

@@ -26,8 +26,9 @@ from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps, time_grid_problems, time_settings
 from sdvag.model.rewrite import ModelCopy
+from sdvag.model.pysd_errors import explain, warned_wrong
 from sdvag.model.translate import load
-from sdvag.model.xmile import ModelInfo, canonical, model_bytes, parse
+from sdvag.model.xmile import ModelInfo, canonical, model_bytes, parse_model
 
 LONG_RUN_STEPS = 100_000  # about three seconds of PySD: longer runs show progress on a terminal
 
@@ -114,10 +115,10 @@ class Simulator:
         self._touched = touched
         self.model.components._control_vars["initial_time"] = (lambda: times["start"]) \
             if times["start"] != self.info.sim.start else self._initial_time
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             try:
-                return self.model.run(
+                frame = self.model.run(
                     params=params, final_time=times["stop"], time_step=times["dt"],
                     saveper=times["save_step"], return_columns=columns,
                     progress=progress and (times["stop"] - times["start"]) / times["dt"] >= LONG_RUN_STEPS,
@@ -125,10 +126,15 @@ class Simulator:
                 )
             except Exception as exc:  # the model's equations failed inside PySD
                 self._touched = frozenset({"<failed run>"})  # force a clean reload next time
-                raise UnsupportedFeature(
-                    f"this model: PySD failed while simulating it ({type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else ''})", self._failing_variable(exc),
-                    self.info.path) from None
+                feature, _ = explain(exc, self.info)
+                raise UnsupportedFeature(feature.replace("PySD could not translate it", "PySD failed "
+                                                         "while simulating it"),
+                                         self._failing_variable(exc), self.info.path) from None
+        wrong = warned_wrong([str(w.message) for w in caught], self.model.namespace)
+        if wrong:
+            self._touched = frozenset({"<failed run>"})
+            raise UnsupportedFeature(*wrong, self.info.path)
+        return frame
 
     def _failing_variable(self, exc: BaseException) -> str | None:
         """The model variable whose equation raised: the innermost frame in the translated file."""
@@ -172,14 +178,19 @@ class Simulator:
 def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: dict) -> xr.Dataset:
     """PySD's DataFrame as a Dataset named, documented and traced to its model and scenario."""
     by_key = {canonical(name): var for name, var in info.variables.items()}
-    # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables
-    wanted = [(j, by_key[key]) for j, key in enumerate(map(canonical, map(str, frame.columns))) if key in by_key]
+    # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables; an array's element is
+    # its own column, "Price[Boston]"
+    wanted = []
+    for j, column in enumerate(map(str, frame.columns)):
+        base, bracket, element = column.partition("[")
+        if canonical(base) in by_key:
+            wanted.append((j, by_key[canonical(base)], bracket + element))
     try:
         block = frame.to_numpy(dtype=float)
     except (TypeError, ValueError):  # a column PySD left as objects
         block = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    data = {var.name: (("time",), block[:, j], {"units": var.units, "doc": var.doc, "kind": var.role})
-            for j, var in wanted}
+    data = {var.name + element: (("time",), block[:, j], {"units": var.units, "doc": var.doc, "kind": var.role})
+            for j, var, element in wanted}
     time = np.asarray(frame.index, dtype=float)
     ds = xr.Dataset(data, coords={"time": ("time", time, {"units": info.sim.time_units or "time"})})
     ds.attrs.update({
@@ -228,7 +239,7 @@ def run_one(scenario: Scenario, progress: bool = False) -> xr.Dataset:
     data = scenario.model_data or model_bytes(path)
     key = (str(path), hashlib.sha256(data).hexdigest())
     if key not in _METHODS:
-        _METHODS[key] = parse(data, path).sim.method.strip().lower() or "euler"
+        _METHODS[key] = parse_model(data, path).sim.method.strip().lower() or "euler"
     if _METHODS[key] == "euler":
         return Simulator.for_scenario(scenario).run(scenario, progress=progress)
     from sdvag.simulation.vectorised import Engine, NotCovered

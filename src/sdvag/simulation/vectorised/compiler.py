@@ -249,6 +249,11 @@ class Builder:
             return f"{_UNARY[name]}({a})"
         if name in ("min", "max") and len(args) == 2:
             return f"_np.{name}imum({a})"
+        if name == "log" and len(args) == 2:
+            value, base = args
+            return f"(_np.log({value}) / _np.log({base}))"
+        if name == "modulo" and len(args) == 2:
+            return f"_np.mod({a})"
         if name == "if_then_else" and len(args) == 3:
             return f"_np.where({a})"
         if name == "zidz" and len(args) == 2:

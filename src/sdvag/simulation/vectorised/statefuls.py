@@ -93,7 +93,9 @@ class Delay(Stateful):
     def initialise(self, s):
         delay = self.delay_time(s)
         orders = _orders(self.order(s), delay, s.dt, s.n)
-        self.failed = orders < 1
+        # a run whose delay is shorter than its order times dt fails, as sdvag refuses it on PySD
+        # (PySD lowers the order, which Vensim and Stella do not: a silently different answer)
+        self.failed = (orders < 1) | (orders < _integers(self.order(s), s.n))
         orders = np.maximum(orders, 1)
         self.k = int(orders.max())
         self.orders = None if (orders == self.k).all() else orders

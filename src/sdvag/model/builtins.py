@@ -1,0 +1,282 @@
+"""XMILE and Stella builtins PySD lacks or gets wrong, rewritten into equations PySD simulates right.
+
+PySD's XMILE translator does not know DT, STARTTIME, STOPTIME, PI, LOG10, MEAN, Stella's `//`
+(safe division), `{...}` comments or one-argument RAMP; it truncates INT towards zero where XMILE
+floors (INT(-19.875) is -20), has no MOD of its own (its MODULO is
+0 for a negative divisor), and mis-reads subscripts written with a space after the comma. Each is
+rewritten, in the text PySD receives, into PySD constructs whose meaning is the XMILE one:
+
+    DT, STARTTIME, STOPTIME    PySD's own time_step, initial_time, final_time
+    PI                         the number
+    LOG10(x)                   LOG(x, 10)              (PySD's two-argument log)
+    MEAN(a, b, ...)            ((a) + (b) + ...) / n
+    INT(x)                     floor: INT(x) - (IF x < INT(x) THEN 1 ELSE 0)
+    a MOD b, MOD(a, b)         floor modulo: a - b * floor(a / b)
+    a // b                     SAFEDIV(a, b)           (0 where b = 0, as Stella)
+    RAMP(slope)                RAMP(slope, STARTTIME)
+    LOOKUP(gf, x)              gf(x)                   (support.py refuses it unless gf is a <gf>)
+    {comment}                  removed
+    Dimension.Element          the element's position (Stella), 1 for the first
+    x[A, B]                    x[A,B]
+    SUM(x[*]), MAX(x[*])...    SUM(x[Dim!])            (PySD's reduction over x's dimension)
+
+Operands of the infix forms must be single terms (a name, number, call or parenthesised group);
+where a neighbouring * / ^ would make the grouping depend on precedence rules PySD does not share,
+the equation is refused instead (Rewrite.refused names the form).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sdvag.model.xmile import _TOKEN, canonical, children, is_name
+
+CONTROL_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "final_time"}
+CONSTANTS = {"pi": "3.141592653589793"}
+# Builtins this module rewrites: support.py accepts them.
+REWRITTEN = frozenset({"int", "log10", "mean", "mod", "ramp", "lookup"}) | set(CONTROL_NAMES) | set(CONSTANTS)
+PYSD_CONTROLS = {"time step", "initial time", "final time", "saveper"}
+_COMMENT = re.compile(r"\{[^{}]*\}")
+_OPERATOR = re.compile(r"^([-+*/^(,<>=]|<>|<=|>=|and|or|not|if|then|else)$", re.I)
+_SUBSCRIPTED = re.compile(r'("[^"]*"|[^\W\d][\w.$\']*)\s*\[([^\[\]"]*)\]')
+
+
+class AmbiguousForm(ValueError):
+    """An infix form whose grouping PySD could read differently from XMILE."""
+
+
+@dataclass
+class _Tok:
+    gap: str  # the whitespace before the token
+    text: str
+    term: bool = False  # a rewritten builtin: one term, whatever its text
+
+
+def _split(equation: str) -> list[_Tok]:
+    toks, pos = [], 0
+    for m in _TOKEN.finditer(equation):
+        toks.append(_Tok(equation[pos:m.start()], m.group()))
+        pos = m.end()
+    return toks
+
+
+def _join(toks: list[_Tok]) -> str:
+    return "".join(t.gap + t.text for t in toks)
+
+
+_PAIRS = {"(": ")", "[": "]", ")": "(", "]": "["}
+
+
+def _match(toks: list[_Tok], at: int) -> int:
+    """Index of the bracket matching the one at `at`: forwards from an opening bracket,
+    backwards from a closing one."""
+    mine, step = toks[at].text, 1 if toks[at].text in "([" else -1
+    depth, k = 0, at
+    while 0 <= k < len(toks):
+        if toks[k].text == mine:
+            depth += 1
+        elif toks[k].text == _PAIRS[mine]:
+            depth -= 1
+            if depth == 0:
+                return k
+        k += step
+    raise AmbiguousForm("unbalanced brackets")
+
+
+def _operand_name(tok: str) -> bool:
+    """A variable or function name, not a keyword such as AND or THEN."""
+    return is_name(tok) and not _OPERATOR.match(tok)
+
+
+def _term_end(toks: list[_Tok], i: int) -> int:
+    """Last index of the single term starting at i."""
+    if i >= len(toks):
+        raise AmbiguousForm("missing operand")
+    if toks[i].term:
+        return i
+    if toks[i].text == "(":
+        return _match(toks, i)
+    if not (_operand_name(toks[i].text) or toks[i].text[0].isdigit() or toks[i].text[0] == "."):
+        raise AmbiguousForm("operand is not a single term")
+    j = i
+    while j + 1 < len(toks) and toks[j + 1].text in ("(", "["):
+        j = _match(toks, j + 1)
+    return j
+
+
+def _term_start(toks: list[_Tok], j: int) -> int:
+    """First index of the single term ending at j."""
+    if j < 0:
+        raise AmbiguousForm("missing operand")
+    if toks[j].term:
+        return j
+    i = j
+    while toks[i].text in (")", "]"):
+        i = _match(toks, i)
+        if i == 0 or not (_operand_name(toks[i - 1].text) or toks[i - 1].text in (")", "]")):
+            return i
+        i -= 1
+    if not (_operand_name(toks[i].text) or toks[i].text[0].isdigit() or toks[i].text[0] == "."):
+        raise AmbiguousForm("operand is not a single term")
+    return i
+
+
+def _arguments(toks: list[_Tok], open_i: int) -> tuple[list[str], int]:
+    """The top-level arguments of the call whose '(' is at open_i, and the ')' index."""
+    close_i = _match(toks, open_i)
+    args, start, depth = [], open_i + 1, 0
+    for k in range(open_i + 1, close_i):
+        t = toks[k].text
+        if t in ("(", "["):
+            depth += 1
+        elif t in (")", "]"):
+            depth -= 1
+        elif t == "," and depth == 0:
+            args.append(_join(toks[start:k]).strip())
+            start = k + 1
+    args.append(_join(toks[start:close_i]).strip())
+    return [a for a in args if a], close_i
+
+
+def _floor(x: str) -> str:
+    return f"(INT({x}) - (IF ({x}) < INT({x}) THEN 1 ELSE 0))"
+
+
+def _mod(a: str, b: str) -> str:
+    return f"(({a}) - ({b}) * {_floor(f'({a}) / ({b})')})"
+
+
+def _infix(toks: list[_Tok], at: int, width: int, build) -> tuple[list[_Tok], int]:
+    """Replace `left OP right` (OP spanning `width` tokens from `at`) by build(left, right);
+    returns the tokens and the index of the new term."""
+    left0 = _term_start(toks, at - 1)
+    right1 = _term_end(toks, at + width)
+    before = toks[left0 - 1].text if left0 > 0 else ""
+    after = toks[right1 + 1].text if right1 + 1 < len(toks) else ""
+    unary = before == "-" and (left0 < 2 or toks[left0 - 2].text in "(,+-*/^<>=")
+    if before in ("/", "^") or after == "^" or unary or before == "*" and build is _mod:
+        raise AmbiguousForm("an operand shared with a neighbouring operator")
+    left, right = _join(toks[left0:at]).strip(), _join(toks[at + width:right1 + 1]).strip()
+    return toks[:left0] + [_Tok(toks[left0].gap, build(left, right), True)] + toks[right1 + 1:], left0
+
+
+def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int]) -> list[_Tok]:
+    """Rewrite the builtins (innermost first, so an argument is itself already rewritten)."""
+    i = len(toks) - 1
+    while i >= 0:
+        tok = toks[i]
+        key = canonical(tok.text) if is_name(tok.text) else ""
+        called = i + 1 < len(toks) and toks[i + 1].text == "("
+        if key == "mod" and i > 0 and (toks[i - 1].term or toks[i - 1].text in (")", "]")
+                                       or not _OPERATOR.match(toks[i - 1].text)):
+            called = False  # `(a) MOD (b)`: the infix operator before a parenthesised operand
+        if key and key not in names:
+            if not called and key in positions:
+                tok.text = str(positions[key])
+            elif not called and key in CONTROL_NAMES:
+                tok.text = CONTROL_NAMES[key]
+            elif not called and key in CONSTANTS:
+                tok.text = CONSTANTS[key]
+            elif not called and key == "mod":
+                toks, i = _infix(toks, i, 1, _mod)
+            elif called and key in ("int", "log10", "mean", "mod", "ramp", "lookup"):
+                args, close_i = _arguments(toks, i + 1)
+                if key == "int" and len(args) == 1:
+                    text = _floor(args[0])
+                elif key == "log10" and len(args) == 1:
+                    text = f"LOG({args[0]}, 10)"
+                elif key == "mean" and len(args) > 1:
+                    text = "((" + ") + (".join(args) + f")) / {len(args)}"
+                elif key == "mod" and len(args) == 2:
+                    text = _mod(*args)
+                elif key == "lookup" and len(args) == 2:
+                    if not re.fullmatch(r'"[^"]*"|[^\W\d][\w.$\']*', args[0]):
+                        raise AmbiguousForm("LOOKUP of an element of an arrayed graphical function")
+                    text = f"{args[0]}({args[1]})"
+                elif key == "ramp" and len(args) == 1:
+                    text = f"RAMP({args[0]}, initial_time)"
+                elif key == "ramp":
+                    i -= 1
+                    continue
+                else:
+                    raise AmbiguousForm(f"{key.upper()} with {len(args)} argument(s)")
+                toks = toks[:i] + [_Tok(tok.gap, text, True)] + toks[close_i + 1:]
+        elif tok.text == "/" and i > 0 and toks[i - 1].text == "/" and not toks[i].gap:
+            toks, i = _infix(toks, i - 1, 2, lambda a, b: f"SAFEDIV({a}, {b})")
+        i -= 1
+    return toks
+
+
+def _subscripts(match: re.Match, dims: dict[str, tuple[str, ...]]) -> str:
+    """`x[A, B]` as `x[A,B]`; a `*` (all elements) as the variable's own dimension with PySD's
+    `!` (`SUM(x[*])` -> `SUM(x[Dim!])`)."""
+    name, items = match.group(1), [i.strip() for i in match.group(2).split(",")]
+    own = dims.get(canonical(name), ())
+    if "*" in items and len(own) == len(items):
+        items = [f"{own[k]}!" if item == "*" else item for k, item in enumerate(items)]
+    return f"{name}[{','.join(items)}]"
+
+
+def untranslated_call(equation: str) -> str | None:
+    """The function name xmutil left in a comment in place of a Vensim call it could not
+    translate (`0{GET_DIRECT_DATA(...)}`, `{Untranslated function used}ALLOCATE ...`): the
+    equation then says something else than the model meant, so it is refused, not run."""
+    for comment in _COMMENT.findall(equation):
+        call = re.match(r"\{\s*([A-Za-z][\w ]*?)\s*\(", comment)
+        if call:
+            return call.group(1).replace("_", " ").strip().upper()
+        if "untranslated" in comment.lower():
+            return comment.strip("{}")
+    return None
+
+
+def rewrite_equation(equation: str, names: set[str] = frozenset(),
+                     dims: dict[str, tuple[str, ...]] | None = None,
+                     positions: dict[str, int] | None = None) -> str:
+    """The equation in PySD's terms. `names` (canonical) are the model's own variables, which
+    shadow the builtins of the same name; `dims` their dimensions, by canonical name;
+    `positions` the 1-based position of each `Dimension.Element`. Raises AmbiguousForm for a
+    form it cannot rewrite."""
+    text = _COMMENT.sub(" ", equation)
+    text = _SUBSCRIPTED.sub(lambda m: _subscripts(m, dims or {}), text)
+    toks = _split(text)
+    positions = positions or {}
+    if not any(is_name(t.text) and canonical(t.text) in REWRITTEN | positions.keys() or t.text == "/"
+               for t in toks):
+        return text
+    return _join(_rewrite_calls(toks, names, positions)).strip()
+
+
+def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]],
+               positions: dict[str, int]) -> bytes:
+    """The XMILE text PySD is given: every equation (of the model and its sub-models) rewritten.
+    The tree is copied, so the ModelInfo keeps the equations as the modeller wrote them."""
+    import copy
+
+    from lxml import etree as ET
+
+    tree = copy.deepcopy(root)
+    for eqn in tree.iter("{*}eqn"):
+        if eqn.text:
+            eqn.text = rewrite_equation(eqn.text, names, dims, positions)
+    for flow in tree.iter("{*}inflow", "{*}outflow"):
+        name = (flow.text or "").strip()
+        if name and not name.startswith('"') and not re.fullmatch(r"[\w.$' ]+", name):
+            flow.text = f'"{name}"'  # Stella leaves names like `Flow_w/_division` unquoted here
+    for element in tree.iter("{*}element"):
+        if element.get("subscript"):
+            element.set("subscript", re.sub(r"\s*,\s*", ",", element.get("subscript")))
+    return ET.tostring(tree, xml_declaration=True, encoding="utf-8")
+
+
+def names_and_dimensions(info) -> tuple[set[str], dict[str, tuple[str, ...]], dict[str, int]]:
+    """The model's variable names, each arrayed variable's dimensions, by canonical name, and
+    the position of each element (Stella's `Location.Boston` is Boston's index in Location)."""
+    positions = {}
+    for holder in children(info.root, "dimensions"):
+        for dim in children(holder, "dim"):
+            for k, elem in enumerate(children(dim, "elem"), start=1):
+                positions[canonical(f"{dim.get('name', '')}.{elem.get('name', '')}")] = k
+    return ({canonical(v) for v in info.variables},
+            {canonical(v.name): v.dimensions for v in info.variables.values() if v.dimensions},
+            positions)

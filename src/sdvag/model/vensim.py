@@ -1,0 +1,174 @@
+"""Read a Vensim .mdl model into the same ModelInfo an XMILE file gives, via PySD's Vensim parser.
+
+PySD's Vensim translator is its most mature one, and its abstract model already carries what
+sdvag needs (names, units, documentation, limits, lookups, subscripts), so scenarios, `describe`
+and the checks treat a .mdl like an XMILE model. The .mdl has no XMILE tree: an empty <xmile>
+root stands in for it (no views, no declared units), so code that reads the tree finds nothing.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import math
+import warnings
+from pathlib import Path
+
+from lxml import etree as ET
+
+from sdvag.errors import SdvagError, UnsupportedFeature
+from sdvag.model.pysd_errors import explain
+from sdvag.model.info import Graphical, ModelInfo, SimSpecs, Variable
+
+CONTROLS = {"initial time": "start", "final time": "stop", "time step": "dt", "saveper": "save_step"}
+# What PySD's Vensim translator simulates differently from Vensim, found by running the SDXorg
+# test suite's .mdl files against Vensim's own outputs: refused, with the reason.
+REFUSED_STRUCTURES = {
+    "AllocateAvailableStructure": "ALLOCATE AVAILABLE (PySD's allocation differs from Vensim's "
+                                  "by up to 1%)",
+    "GetDataStructure": "external data files (GET ... DATA)",
+    "GetLookupsStructure": "external data files (GET ... LOOKUPS)",
+    "GetConstantsStructure": "external data files (GET ... CONSTANTS)",
+    "DataStructure": "data variables (values read from a .vdf or external file)",
+    "GameStructure": "GAME inputs (interactive)",
+}
+RANDOM_PREFIX = "random_"  # RANDOM UNIFORM, RANDOM NORMAL...: Vensim's random stream
+
+
+def _walk(node):
+    """Every abstract-syntax node under a PySD component's AST."""
+    yield node
+    if isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _walk(item)
+    elif hasattr(node, "__dataclass_fields__"):
+        for name in node.__dataclass_fields__:
+            yield from _walk(getattr(node, name))
+
+
+def refusals(elements) -> tuple[tuple[str, str], ...]:
+    """(feature, variable) for every use of what PySD's Vensim translation gets wrong."""
+    found = []
+    for element in elements:
+        for component in element.components:
+            if component.type == "Data":
+                found.append((REFUSED_STRUCTURES["DataStructure"], element.name))
+            for node in _walk(component.ast):
+                kind = type(node).__name__
+                if kind in REFUSED_STRUCTURES:
+                    found.append((REFUSED_STRUCTURES[kind], element.name))
+                elif kind == "CallStructure" and getattr(node.function, "reference", "").startswith(RANDOM_PREFIX):
+                    name = node.function.reference.replace("_", " ").upper()
+                    found.append((f"{name} (Vensim's random number stream cannot be reproduced)",
+                                  element.name))
+    return tuple(found)
+
+
+def _abstract_model(data: bytes, path: Path):
+    """PySD's parse of the file (PySD reads from a path: the bytes go to a private copy)."""
+    import tempfile
+
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    with tempfile.TemporaryDirectory(prefix="sdvag-mdl-") as work:
+        copy = Path(work) / "model.mdl"
+        copy.write_bytes(data)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            try:
+                parsed = VensimFile(str(copy))
+                parsed.parse()
+                return parsed.get_abstract_model()
+            except Exception as exc:  # PySD's parser raises many types on text it cannot read
+                raise UnsupportedFeature(*explain(exc), path) from None
+
+
+def _constant(ast) -> float | None:
+    return float(ast) if isinstance(ast, (int, float)) and not isinstance(ast, bool) else None
+
+
+def _lookup(ast) -> Graphical:
+    return Graphical(tuple(float(v) for v in ast.x), tuple(float(v) for v in ast.y))
+
+
+def _sim_specs(elements: dict, path: Path) -> SimSpecs:
+    """The time settings: numbers, or a control variable naming another (SAVEPER = TIME STEP)."""
+    values: dict[str, float] = {}
+    for _ in range(2):
+        for name, key in CONTROLS.items():
+            element = elements.get(name)
+            if element is None or key in values:
+                continue
+            ast = element.components[0].ast
+            number = _constant(ast)
+            if number is None and type(ast).__name__ == "ReferenceStructure":
+                other = CONTROLS.get(ast.reference.replace("_", " "))
+                number = values.get(other) if other else None
+            if number is not None:
+                values[key] = number
+    for name, key in CONTROLS.items():
+        if key == "save_step":
+            continue
+        if key not in values:
+            raise UnsupportedFeature(f"a computed {name.upper()} (time settings must be numbers)",
+                                     name.upper(), path)
+        if not math.isfinite(values[key]):
+            raise SdvagError(f"{path}: {name.upper()} is not finite")
+    dt_element = elements["time step"]
+    return SimSpecs(values["start"], values["stop"], values["dt"], values.get("save_step", values["dt"]),
+                    "Euler", dt_element.units or "")
+
+
+def _kind(element) -> str:
+    types = {type(c.ast).__name__ for c in element.components}
+    if "IntegStructure" in types:
+        return "stock"
+    if types == {"LookupsStructure"}:
+        return "gf"
+    return "aux"
+
+
+def _range(limits) -> tuple[float, float] | None:
+    if not limits or all(v is None for v in limits[:2]):
+        return None
+    lo, hi = limits[0], limits[1]
+    return (-math.inf if lo is None else float(lo), math.inf if hi is None else float(hi))
+
+
+def _variable(element) -> Variable:
+    component = element.components[0]
+    subscripts = component.subscripts[0] if element.components else []
+    number = _constant(component.ast) if len(element.components) == 1 and not subscripts else None
+    graphical = _lookup(component.ast) if type(component.ast).__name__ == "LookupsStructure" else None
+    return Variable(
+        name=element.name,
+        kind=_kind(element),
+        equation=repr(number) if number is not None else "",
+        units=element.units or "",
+        doc=element.documentation or "",
+        range=_range(element.limits),
+        graphical=graphical,
+        dimensions=tuple(subscripts),
+    )
+
+
+def parse_mdl(data: bytes, path: Path) -> ModelInfo:
+    """A Vensim model's description: variables (subscripted ones with their dimensions) and
+    time settings; the control variables (INITIAL TIME...) are the sim specs, not variables."""
+    model = _abstract_model(data, path)
+    elements = {}
+    for section in model.sections:
+        if section.name != "__main__":
+            raise UnsupportedFeature("Vensim macros", section.name, path)
+        for element in section.elements:
+            elements[" ".join(element.name.lower().replace("_", " ").split())] = element
+    if "time step" not in elements or "final time" not in elements:
+        raise SdvagError(f"{path}: the model has no TIME STEP or FINAL TIME")
+    variables = {e.name: _variable(e) for key, e in elements.items() if key not in CONTROLS}
+    if not variables:
+        raise SdvagError(f"{path}: the model defines no variables")
+    root = ET.Element("xmile")
+    ET.SubElement(root, "model")
+    return ModelInfo(path=path, sha256=hashlib.sha256(data).hexdigest(), name=path.stem,
+                     sim=_sim_specs(elements, path), variables=variables, units=(), root=root, data=data,
+                     refusals=refusals(elements.values()))

@@ -1,0 +1,62 @@
+"""XMILE builtins PySD lacks or gets wrong, rewritten (model/builtins.py): each against its closed form."""
+import numpy as np
+import pytest
+
+import sdvag
+from sdvag.model.builtins import AmbiguousForm, rewrite_equation
+
+from conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def run():
+    return sdvag.run(FIXTURES / "foreign" / "builtins.xmile")
+
+
+def test_time_builtins_are_the_run_settings(run):
+    assert set(run["Step Size"].values) == {0.25}
+    assert set(run["Start"].values) == {2.0} and set(run["Stop"].values) == {10.0}
+
+
+def test_int_floors_negative_numbers(run):
+    # INT(-19.875) is -20 in XMILE, Stella and Simlin; PySD alone truncates to -19
+    assert set(run["Floor Of Negative"].values) == {-20.0}
+    t = run["time"].values
+    np.testing.assert_array_equal(run["Floor Of Time"].values, np.floor(-t / 3))
+
+
+def test_mod_takes_the_sign_of_the_divisor(run):
+    t = run["time"].values
+    np.testing.assert_allclose(run["Mod Infix"].values, np.mod(-t, 3), atol=1e-12)
+    np.testing.assert_allclose(run["Mod Call"].values, np.mod(t, -3), atol=1e-12)
+
+
+def test_constants_logarithm_mean_and_safe_division(run):
+    t = run["time"].values
+    np.testing.assert_allclose(run["Circle"].values, 2 * np.pi, rtol=1e-15)
+    np.testing.assert_allclose(run["Decades"].values, np.log10(t * 100), rtol=1e-12)
+    np.testing.assert_allclose(run["Average"].values, (1 + t + 6) / 3, rtol=1e-12)
+    zero = np.where(t < 5, 0.0, 2.0)
+    np.testing.assert_allclose(run["Safe Ratio"].values,
+                               np.divide(3, zero, out=np.zeros_like(t), where=zero != 0) * 2)
+
+
+def test_one_argument_ramp_starts_at_the_start_time(run):
+    t = run["time"].values
+    np.testing.assert_allclose(run["Slope"].values, 2 * (t - 2), atol=1e-12)
+
+
+def test_lookup_reads_the_graphical_function(run):
+    t = run["time"].values
+    np.testing.assert_allclose(run["Looked Up"].values, np.interp(t, [0, 5, 10], [0, 10, 40]))
+
+
+@pytest.mark.parametrize("equation", ["2 * TIME MOD 3", "x / a // b", "-a MOD b", "a ^ b // c",
+                                      "LOOKUP(tables[A], x)"])
+def test_infix_forms_whose_grouping_pysd_reads_otherwise_are_refused(equation):
+    with pytest.raises(AmbiguousForm):
+        rewrite_equation(equation)
+
+
+def test_a_variable_named_like_a_builtin_is_not_rewritten():
+    assert rewrite_equation("DT * PI + INT(x)", {"dt", "pi", "int"}) == "DT * PI + INT(x)"
