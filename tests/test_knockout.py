@@ -67,7 +67,7 @@ def test_cli_prints_both_runs_and_writes_them(tmp_path):
     lines = proc.stdout.splitlines()
     assert "Growth frozen at 5 in every use (1: Population)" in lines[1]
     assert [line.split()[-1] for line in lines[-3:]] == ["1,000", "110", "-89.0%"]
-    assert sorted(p.name for p in (tmp_path / "ko").iterdir()) == ["population.png", "results.csv", "results.nc"]
+    assert sorted(p.name for p in (tmp_path / "ko").iterdir()) == [".sdvag-output", "population.png", "results.csv", "results.nc"]
     import xarray as xr
     with xr.open_dataset(tmp_path / "ko" / "results.nc") as both:
         assert list(both["scenario"].to_numpy()) == ["intact", "knocked out"]

@@ -105,7 +105,7 @@ def test_cli_writes_scores_dominance_and_plot(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "0.0625 to 5.875: R1 Growth (reinforcing)" in proc.stdout
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["dominance.csv", "dominance_by_stage.csv", "loop_list.csv", "loops.csv",
+    assert names == [".sdvag-output", "dominance.csv", "dominance_by_stage.csv", "loop_list.csv", "loops.csv",
                      "loops_logistic_loops.png"]
     header = (tmp_path / "out" / "loops.csv").read_text().splitlines()[0]
     assert header == "time,B1 Crowding,R1 Growth"

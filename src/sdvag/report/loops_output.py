@@ -12,7 +12,7 @@ import numpy as np
 
 from sdvag.analysis.loops import LoopsResult
 from sdvag.analysis.stages import STAGE_VARIABLE, stage_changes, stage_names
-from sdvag.files import atomic_write, slug
+from sdvag.files import atomic_write, output_set, slug
 
 PLOTTED = 8  # loops drawn one by one in a panel; the rest are summed as "other loops"
 PANELS = 3   # feedback subsystems drawn, those with the most loops first
@@ -85,13 +85,15 @@ def plot(result: LoopsResult, path: Path) -> Path:
 
 def write(result: LoopsResult, out: str | Path) -> list[Path]:
     """loops.csv (scores over time), loop_list.csv, dominance.csv, dominance_by_stage.csv and
-    loops_SCENARIO.png in folder `out`."""
+    loops_SCENARIO.png: folder `out`, replaced whole."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     scores = result.scores.to_dataframe().reset_index()
     scores.columns = ["time", *(result.label(i) for i in scores.columns[1:])]
     table = result.loops.assign(variables=[" -> ".join(v) for v in result.loops["variables"]])
     dominance = result.dominance.assign(loops=[" ".join(ids) for ids in result.dominance["loops"]])
-    return [_csv(scores, out / "loops.csv"), _csv(table, out / "loop_list.csv"),
-            _csv(dominance, out / "dominance.csv"), _csv(result.by_stage, out / "dominance_by_stage.csv"),
-            plot(result, out / f"loops_{slug(result.scenario)}.png")]
+    with output_set(out) as folder:
+        written = [_csv(scores, folder / "loops.csv"), _csv(table, folder / "loop_list.csv"),
+                   _csv(dominance, folder / "dominance.csv"),
+                   _csv(result.by_stage, folder / "dominance_by_stage.csv"),
+                   plot(result, folder / f"loops_{slug(result.scenario)}.png")]
+    return [out / p.name for p in written]
