@@ -42,7 +42,40 @@ def array_problems(var: Variable) -> list[tuple[str, str]]:
             if "[" not in _first_argument(toks, i + 1) and "[" in toks[i + 2:]:
                 problems.append((f"{tok.upper()} of an unsubscripted input in an arrayed variable",
                                  var.name))
+            elif any(len(group) < len(var.dimensions) for group in _subscripts(_call_tokens(toks, i + 1))):
+                # e.g. DELAY3(Inflow[Apples, Citrus], delay[Apples]): PySD's result differs from
+                # Stella's and Simlin's (SDXorg subscripted_delays), so it is refused
+                problems.append((f"{tok.upper()} with an argument over fewer dimensions than its "
+                                 "arrayed variable", var.name))
     return problems
+
+
+def _call_tokens(toks: list[str], open_i: int) -> list[str]:
+    """The tokens of a call's arguments, from the token after its '(' to its matching ')'."""
+    depth, out = 0, []
+    for tok in toks[open_i + 1:]:
+        if tok == "(":
+            depth += 1
+        elif tok == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        out.append(tok)
+    return out
+
+
+def _subscripts(toks: list[str]) -> list[list[str]]:
+    """The subscript lists in these tokens: [Apples, Citrus] -> ['Apples', 'Citrus']."""
+    groups, current = [], None
+    for tok in toks:
+        if tok == "[":
+            current = [[]]
+        elif tok == "]" and current is not None:
+            groups.append([" ".join(part) for part in current if part])
+            current = None
+        elif current is not None:
+            current.append([]) if tok == "," else current[-1].append(tok)
+    return groups
 
 
 def unnamed_dimensions(info: ModelInfo) -> list[tuple[str, str]]:
