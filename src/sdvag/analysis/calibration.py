@@ -242,7 +242,9 @@ def calibrate(spec_or_objects, method: str | None = None, seed: int | None = Non
                 init="latinhypercube", callback=report)
             say(f"  polishing the best of the search (payoff {de.fun:.6g}) with a local fit")
             fit = _local(payoff, de.x, max_runs)
-            runs, success = de.nfev + fit.runs, bool(fit.success)
+            # the payoff counts every run of its batches (scipy's nfev counts the population's
+            # vectorised calls, not runs)
+            runs, success = payoff.nruns, bool(fit.success)
             message = f"differential evolution ({de.nit} generations: {de.message}), then {fit.message}"
         return _result(spec, payoff, np.clip(fit.x, 0, 1), method, seed, runs + k + 1, success, message,
                        say, held, holdout_from)
