@@ -7,12 +7,14 @@ transformation, network infrastructure, cheaper internet for manufacturers, tale
 manufacturing innovation up. Mechanism tests cut a link or freeze a variable and see the
 behaviour go.
 """
+import dataclasses
 import pathlib
 
 import numpy as np
 import pytest
 
 import sdvag
+from sdvag.simulation.scenario import load_scenario
 
 from conftest import observed, run_shipped
 
@@ -184,3 +186,30 @@ def test_lower_service_input_cost_raises_innovation(base):
     cut = sdvag.knockout(BASE, link=[("Virtual Agglomeration Degree", "Service Input Cost")]).knocked
     assert at(cut, "Service Input Cost", END) == pytest.approx(1, abs=0.01)
     assert at(base, "Patent Applications", END) > 1.02 * at(cut, "Patent Applications", END)
+
+
+def annual_shares(ds, years):
+    """New-product share of revenue per calendar year, as the yearbooks measure it: new-product
+    sales over main business revenue, both summed over the year (a run saved every dt)."""
+    t = ds["time"].values
+    sales, revenue = ds["New Product Sales"].values, ds["Manufacturing Main Business Revenue"].values
+    inside = [(t >= y - 1e-9) & (t < y + 1 - 1e-9) for y in years]
+    return np.array([sales[m].sum() / revenue[m].sum() for m in inside])
+
+
+def test_the_calibrated_history_keeps_the_yearbook_new_product_share():
+    """2000-2012 is history the calibration sees only at 2004 and 2008 (economic censuses) and
+    2013: the yearbook shares of those years (11.40 to 12.37 percent) and one percentage point
+    either side (about twice the fitted share's error) bound every year. Innovation enters the
+    new-product pipeline per unit of the revenue it was made for (a co-flow): cut that link and
+    new products counted against the revenue of 2000 overrun the band."""
+    data = {year: value for year, value in observed("new_product_share_of_main_revenue").items() if year <= 2013}
+    low, high = (min(data.values()) - 1) / 100, (max(data.values()) + 1) / 100
+    scenario = load_scenario(CALIBRATED)
+    scenario = dataclasses.replace(scenario, sim={**scenario.sim, "save_step": scenario.sim["dt"]})
+    ko = sdvag.knockout(scenario, link=[("Manufacturing Main Business Revenue", "Project Starts")])
+    years = range(2000, 2013)
+    shares = annual_shares(ko.intact, years)
+    assert np.all((shares > low) & (shares < high)), dict(zip(years, shares.round(4)))
+    cut = annual_shares(ko.knocked, years)
+    assert not np.all((cut > low) & (cut < high)), dict(zip(years, cut.round(4)))
