@@ -64,15 +64,17 @@ def _backend(name: str | None) -> str:
 
 @dataclass(frozen=True)
 class _Step:
-    """A step lever's value over time, exactly as simulate.py's PySD component gives it."""
+    """A step lever's value over time, exactly as simulate.py's PySD component gives it (its
+    fields may be arrays: the jax backend passes them into its compiled loop)."""
 
     at: float
     to: float
     base: float
 
     def __call__(self, s):
-        eps = 1e-9 * max(1.0, abs(self.at))
-        return s.xp.where(s.t >= self.at - eps, np.float64(self.to), np.float64(self.base))
+        xp = s.xp
+        eps = 1e-9 * xp.maximum(1.0, xp.abs(self.at))
+        return xp.where(s.t >= self.at - eps, xp.asarray(self.to, dtype=float), xp.asarray(self.base, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class _Interpolated:
     v: tuple
 
     def __call__(self, s):
-        return s.xp.interp(s.t, np.asarray(self.t), np.asarray(self.v))
+        return s.xp.interp(s.t, s.xp.asarray(self.t, dtype=float), s.xp.asarray(self.v, dtype=float))
 
 
 def _policy(policy: Policy, base: float):

@@ -8,9 +8,13 @@ Initialisation stays numpy's (integrate.prepare). Runs whose rates or outputs st
 finite are run again on numpy, which names the variable, so failures read the same on both
 backends. Compiled functions are kept per process, one per model, scenario layout and block
 size; runs are padded to a fixed block size so that chunks of any size reuse them.
+XLA on CPU flushes subnormal numbers (below 2.2e-308) to zero where numpy keeps them: such a
+value differs by less than 2.3e-308, and a run in which one turns into an infinity or NaN
+(a division, a logarithm) is run again on numpy.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -28,11 +32,6 @@ from sdvag.simulation.vectorised.integrate import Runs, State, _euler, _rk4, fin
 from sdvag.simulation.vectorised.integrate import simulate as simulate_numpy  # noqa: E402
 
 BLOCK = 8192          # the most runs per compiled call (a step's arrays stay in cache)
-LN2 = float(np.log(2.0))
-SQRT_HALF = float(np.sqrt(0.5))
-ATANH_TERMS = 11      # the series' last term is below 1e-17 of the first
-MANTISSA, HALF = (1 << 52) - 1, 1022 << 52  # a float64's mantissa bits; the exponent bits of 0.5
-TINY = float(np.finfo(float).tiny)         # the least normal float64
 SMALLEST = 32         # the least block: fewer runs are padded up to a power of two from here
 _COMPILED: dict[tuple, object] = {}
 
@@ -44,63 +43,17 @@ class Inexact(Exception):
 NOT_TRACED = (jax.errors.JAXTypeError, jax.errors.JAXIndexError, NotImplementedError, Inexact)  # numpy runs these
 
 
-def _log_normal(x):
-    """The natural logarithm of a positive, finite, normal x as ln(m 2^k) = k ln 2 + 2 atanh(s),
-    s = (m - 1) / (m + 1), with atanh's series to s^23 (|s| < 0.172 for m in [0.707, 1.414)):
-    within 3 ulps of numpy's log, and about three times faster than XLA's float64 log on CPU."""
-    bits = jax.lax.bitcast_convert_type(x, jnp.int64)
-    m = jax.lax.bitcast_convert_type((bits & MANTISSA) | HALF, jnp.float64)  # x = m 2^e, m in [0.5, 1)
-    low = m < SQRT_HALF
-    m = jnp.where(low, m + m, m)
-    s = (m - 1.0) / (m + 1.0)
-    z = s * s
-    series = 1.0 / (2 * ATANH_TERMS + 1)
-    for k in range(ATANH_TERMS - 1, -1, -1):
-        series = series * z + 1.0 / (2 * k + 1)
-    return ((bits >> 52) - 1022 - low).astype(float) * LN2 + 2.0 * s * series
-
-
-def _log(x):
-    x = jnp.asarray(x, dtype=float)
-    out = _log_normal(jnp.where(x >= TINY, x, 1.0))
-    out = jnp.where(x >= TINY, out, jnp.where(x == 0, -jnp.inf, jnp.nan))  # (XLA flushes subnormals to 0)
-    return jnp.where(x == jnp.inf, jnp.inf, out)
-
-
-def _power(x, y):
-    """x ** y as exp(y log x), with C99 pow's special cases (numpy's) for the rare base that is
-    not positive, finite and normal, or exponent that is not finite: within 2e-13 relative of
-    pow for every finite, normal result (the error grows with |y log x|, at most 709), and
-    several times faster than XLA's own float64 pow, which would cost more than the rest of a
-    step together."""
-    x, y = jnp.asarray(x, dtype=float), jnp.asarray(y, dtype=float)
-    usual = (x >= TINY) & (x < jnp.inf) & (jnp.abs(y) < jnp.inf)
-    out = jnp.exp(y * _log_normal(jnp.where(usual, x, 1.0)))
-    return jax.lax.cond(jnp.all(usual), lambda: out, lambda: jnp.where(usual, out, _special_power(x, y)))
-
-
-def _special_power(x, y):
-    out = jnp.exp(y * _log(jnp.abs(x)))
-    whole = y == jnp.floor(y)
-    odd = whole & (jnp.floor(y * 0.5) * 2.0 != y)  # exact, and without fmod's cost
-    negative = jnp.signbit(x)
-    out = jnp.where(negative & odd, -out, out)
-    out = jnp.where(negative & ~whole & jnp.isfinite(x) & (x != 0), jnp.nan, out)
-    return jnp.where((y == 0) | (x == 1) | ((jnp.abs(x) == 1) & jnp.isinf(y)), 1.0, out)
-
-
 def _interp(x, xs, ys):
     """numpy.interp's arithmetic (numpy/core/src/multiarray/compiled_base.c), the interval found
     by comparing with every point: no loop in the compiled step."""
     x = jnp.asarray(x, dtype=float)
-    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    xs, ys = jnp.asarray(xs, dtype=float), jnp.asarray(ys, dtype=float)
     if len(xs) == 1:
         return jnp.full_like(x, ys[0])
     j = jnp.sum(x[..., None] >= xs, axis=-1) - 1
     i = jnp.clip(j, 0, len(xs) - 2)
-    with np.errstate(all="ignore"):
-        slope = jnp.asarray(np.diff(ys) / np.diff(xs))[i]
-    x0, x1, y0, y1 = (jnp.asarray(a)[k] for a, k in ((xs, i), (xs, i + 1), (ys, i), (ys, i + 1)))
+    slope = (jnp.diff(ys) / jnp.diff(xs))[i]
+    x0, x1, y0, y1 = xs[i], xs[i + 1], ys[i], ys[i + 1]
     out = slope * (x - x0) + y0
     out = jnp.where(jnp.isnan(out), slope * (x - x1) + y1, out)
     out = jnp.where(jnp.isnan(out) & (y0 == y1), y0, out)
@@ -110,9 +63,9 @@ def _interp(x, xs, ys):
 
 
 class _Module:
-    """jax.numpy with the functions above: the array module the program runs on here."""
+    """jax.numpy with numpy's interpolation: the array module the program runs on here."""
 
-    log, power, interp = staticmethod(_log), staticmethod(_power), staticmethod(_interp)
+    interp = staticmethod(_interp)
 
     @staticmethod
     def searchsorted(a, v, side="left"):
@@ -142,18 +95,18 @@ def _take(statefuls, kind: str) -> list[dict]:
     return [{name: getattr(x, name, None) for name in getattr(x, kind)} for x in statefuls]
 
 
-def _function(program: Program, method: str, columns: tuple, dynamic: tuple, timed: dict,
-              tables: dict[str, Table], times: dict):
+def _function(program: Program, method: str, columns: tuple, dynamic: tuple, levers: tuple,
+              kinds: tuple, times: dict):
     """The compiled loop: (step times, save slots, save flags, final time, saved (zeros), finite
-    runs (ones), carried states, per-run fixed values, static values, the `dynamic` constants)
-    -> (saved, final record, finite runs). Constants reach it as static values (computed by
-    numpy before the loop), or as `dynamic` ones where a scenario sets a variable that changes."""
+    runs (ones), carried states, per-run fixed values, static values, the `dynamic` constants,
+    the levers' fields, the replaced tables' points) -> (saved, final record, finite runs).
+    Constants reach it as static values (computed by numpy before the loop), or as `dynamic`
+    ones where a scenario sets a variable that changes; `levers`: (key, class) of the time
+    inputs and policies; `kinds`: (key, kind) of the replaced tables."""
     jp = program.using(XP)
     exprs = dict(jp.exprs)
     for key in dynamic:
         exprs[key] = (lambda k: lambda s: s.consts[k])(key)
-    exprs.update(timed)
-    tables = {**jp.tables, **{k: t.using(XP) for k, t in tables.items()}}
     dt = times["dt"]
     step = _rk4 if method == "rk4" else _euler
 
@@ -168,8 +121,10 @@ def _function(program: Program, method: str, columns: tuple, dynamic: tuple, tim
     def record(s):
         return jnp.stack([jnp.broadcast_to(jnp.asarray(s.v[c], dtype=float), (s.n,)) for c in columns])
 
-    def run(ts, slots, flags, final_t, saved, ok, carried, fixed, static, consts):
-        s = State(jp, ok.shape[0], dt, exprs, tables)
+    def run(ts, slots, flags, final_t, saved, ok, carried, fixed, static, consts, fields, points):
+        inputs = {key: kind(*fields[key]) for key, kind in levers}
+        tables = {key: Table(*points[key], kind, XP) for key, kind in kinds}
+        s = State(jp, ok.shape[0], dt, {**exprs, **inputs}, {**jp.tables, **tables})
         s.start, s.stop, s.save_step = times["start"], times["stop"], times["save_step"]
         s.ready = {id(x) for x in jp.statefuls}
         s.static, s.consts = static, consts
@@ -198,12 +153,16 @@ def _function(program: Program, method: str, columns: tuple, dynamic: tuple, tim
 def _compiled(program: Program, method: str, columns: list[str], dynamic: tuple, static: tuple,
               timed: dict, tables: dict[str, Table], times: dict):
     """The process's compiled loop for this layout: the scenarios of a model that differ only in
-    the values of constants share it (jax.jit compiles it again per block size)."""
-    key = (id(program), method, tuple(columns), dynamic, static, tuple(sorted(timed.items())),
-           tuple(sorted((k, t.fingerprint()) for k, t in tables.items())),
+    numbers (constants, levers' times and values, tables' points) share it (jax.jit compiles it
+    again per block size and number of points)."""
+    if not all(dataclasses.is_dataclass(f) for f in timed.values()):
+        raise NotImplementedError("time inputs other than sdvag's levers")
+    levers = tuple(sorted((k, type(f)) for k, f in timed.items()))
+    kinds = tuple(sorted((k, t.kind) for k, t in tables.items()))
+    key = (id(program), method, tuple(columns), dynamic, static, levers, kinds,
            tuple(sorted((k, float(v)) for k, v in times.items())))
     if key not in _COMPILED:
-        _COMPILED[key] = (program, _function(program, method, tuple(columns), dynamic, timed, tables, times))
+        _COMPILED[key] = (program, _function(program, method, tuple(columns), dynamic, levers, kinds, times))
     return _COMPILED[key][1]
 
 
@@ -238,7 +197,10 @@ def simulate(program: Program, n: int, constants: dict, tables: dict[str, Table]
             saved, last, ok = function(ts, slots, flags, np.float64(final),
                                        np.zeros((max(int(flags.sum()), 1), len(columns), block)),
                                        np.ones(block, dtype=bool), _take(program.statefuls, "carried"),
-                                       _take(program.statefuls, "fixed"), s.static, {k: sub[k] for k in dynamic})
+                                       _take(program.statefuls, "fixed"), s.static, {k: sub[k] for k in dynamic},
+                                       {k: tuple(np.asarray(v, dtype=float) for v in dataclasses.astuple(f)) for k, f in timed.items()},
+                                       {k: (np.asarray(t.x, dtype=float), np.asarray(t.y, dtype=float))
+                                        for k, t in tables.items()})
             saved = np.asarray(saved)[:int(flags.sum())]
             if final_saved:
                 saved = np.concatenate([saved, np.asarray(last)[None]])
