@@ -205,3 +205,23 @@ def test_the_ensemble_says_once_when_it_falls_back_to_pysd(every_builtin, monkey
     run_ensemble(scenario, ["Rate"], values, ["S"], workers=1, progress=said.append)
     assert sum("running PySD once per run" in s for s in said) == 1
     np.testing.assert_allclose(engine["S"], pysd["S"], rtol=RTOL)
+
+
+def test_a_backend_that_cannot_run_falls_back_to_numpy_said_once(every_builtin, monkeypatch):
+    from sdvag.simulation import vectorised
+    scenario, values = load_scenario(every_builtin), [[0.05], [0.1]]
+    numpy = simulate_many(scenario, ["Rate"], values, ["S"], backend="numpy")
+    with pytest.raises(sdvag.SdvagError, match="unknown engine backend"):
+        simulate_many(scenario, ["Rate"], values, ["S"], backend="numba")
+    monkeypatch.setattr(vectorised, "_TOLD", set())
+    monkeypatch.setenv("SDVAG_ENGINE_BACKEND", "jax")
+    causes = [("backends", lambda: ["numpy"], "not installed")]
+    if "jax" in backends():  # XLA that would fuse a * b + c: not numpy's arithmetic
+        causes.append(("jax_backend.EXACT", False, "cannot run"))
+    for target, value, said in causes:
+        with monkeypatch.context() as patch, pytest.warns(UserWarning, match=said) as record:
+            patch.setattr(f"sdvag.simulation.vectorised.{target}", value)
+            runs = [simulate_many(scenario, ["Rate"], values, ["S"]) for _ in range(2)]
+        assert sum(said in str(w.message) for w in record) == 1
+        for run in runs:
+            np.testing.assert_array_equal(run.data, numpy.data)

@@ -163,13 +163,18 @@ class Engine:
         args = (self.program, len(values), constants, tables, timed, [self._key(c) for c in columns],
                 times or time_settings(scenario, self.info), self.method)
         if _backend(backend) == "jax" and self.info.path not in _UNTRACED:
-            from sdvag.simulation.vectorised import jax_backend
+            try:
+                from sdvag.simulation.vectorised import jax_backend
+            except ImportError as exc:  # installed, but does not load
+                _say_once("jax", f"the engine's jax backend does not load ({exc}); running on numpy")
+                return simulate(*args)
             try:
                 return jax_backend.simulate(*args)
             except jax_backend.NOT_TRACED as exc:
                 _UNTRACED.add(self.info.path)
-                _say_once(("jax", self.info.path), f"{self.info.path.name}: the jax backend cannot run "
-                                                    f"this model ({type(exc).__name__}: {str(exc).splitlines()[0]}); running on numpy")
+                _say_once(("jax", self.info.path), f"{self.info.path.name}: the jax backend cannot run this "
+                                                    f"model ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                                                    f"running on numpy")
         return simulate(*args)
 
 
