@@ -6,6 +6,8 @@ step, each variable is evaluated once per time step on demand (PySD's step cache
 derivatives are taken before any state moves. RK4 (XMILE method="RK4") takes the classic
 four-stage step over the same objects. A run whose state or outputs stop being finite is
 marked failed with the first variable that went wrong; the other runs go on.
+The accelerated backend (jax_backend.py) shares the preparation, the time schedule, the steps
+and the finish, and replaces only the loop.
 """
 from __future__ import annotations
 

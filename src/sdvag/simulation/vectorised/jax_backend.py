@@ -7,7 +7,7 @@ function (lax.scan over the time steps) that fuses each step's arithmetic across
 Initialisation stays numpy's (integrate.prepare). Runs whose rates or outputs stop being
 finite are run again on numpy, which names the variable, so failures read the same on both
 backends. Compiled functions are kept per process, one per model, scenario layout and block
-size; runs are padded to a fixed block size so that chunks of any size reuse them.
+size; runs are padded to one of few block sizes, so that chunks of most sizes reuse them.
 XLA on CPU flushes subnormal numbers (below 2.2e-308) to zero where numpy keeps them: such a
 value differs by less than 2.3e-308, and a run in which one turns into an infinity or NaN
 (a division, a logarithm) is run again on numpy.
@@ -155,8 +155,6 @@ def _compiled(program: Program, method: str, columns: list[str], dynamic: tuple,
     """The process's compiled loop for this layout: the scenarios of a model that differ only in
     numbers (constants, levers' times and values, tables' points) share it (jax.jit compiles it
     again per block size and number of points)."""
-    if not all(dataclasses.is_dataclass(f) for f in timed.values()):
-        raise NotImplementedError("time inputs other than sdvag's levers")
     levers = tuple(sorted((k, type(f)) for k, f in timed.items()))
     kinds = tuple(sorted((k, t.kind) for k, t in tables.items()))
     key = (id(program), method, tuple(columns), dynamic, static, levers, kinds,
@@ -184,7 +182,11 @@ def simulate(program: Program, n: int, constants: dict, tables: dict[str, Table]
     ts = np.asarray(steps, dtype=float)
     flags = np.asarray(saves, dtype=bool)
     slots = np.maximum(np.cumsum(flags) - 1, 0)
+    if not all(dataclasses.is_dataclass(f) for f in timed.values()):
+        raise NotImplementedError("time inputs other than sdvag's levers")
     block = _block(n)
+    fields = {k: tuple(np.asarray(v, dtype=float) for v in dataclasses.astuple(f)) for k, f in timed.items()}
+    points = {k: (np.asarray(t.x, dtype=float), np.asarray(t.y, dtype=float)) for k, t in tables.items()}
     parts, suspect = [], np.zeros(n, dtype=bool)
     for lo in range(0, n, block):
         rows = np.minimum(np.arange(lo, lo + block), n - 1)  # the last run fills the padding
@@ -198,9 +200,7 @@ def simulate(program: Program, n: int, constants: dict, tables: dict[str, Table]
                                        np.zeros((max(int(flags.sum()), 1), len(columns), block)),
                                        np.ones(block, dtype=bool), _take(program.statefuls, "carried"),
                                        _take(program.statefuls, "fixed"), s.static, {k: sub[k] for k in dynamic},
-                                       {k: tuple(np.asarray(v, dtype=float) for v in dataclasses.astuple(f)) for k, f in timed.items()},
-                                       {k: (np.asarray(t.x, dtype=float), np.asarray(t.y, dtype=float))
-                                        for k, t in tables.items()})
+                                       fields, points)
             saved = np.asarray(saved)[:int(flags.sum())]
             if final_saved:
                 saved = np.concatenate([saved, np.asarray(last)[None]])
