@@ -1,6 +1,7 @@
-"""Runs per second of an ensemble, three ways, in one process, on the same parameter values:
+"""Runs per second of an ensemble, in one process, on the same parameter values:
 
-  engine   sdvag's vectorised engine (numpy), all runs of the ensemble at once
+  numpy    sdvag's vectorised engine on its default backend, all runs of the ensemble at once
+  jax      the same engine on its accelerated backend (the `accel` extra), if installed
   PySD     a bare PySD `run()` loop on a model loaded once (the floor of any PySD wrapper)
   Simlin   a serial pysimlin `Model.simulate()` loop (Simlin's compiled engine, one run at a time)
 
@@ -12,8 +13,10 @@ specification (scenarios/sensitivity/MODEL.toml), drawn at random within their d
 The two serial loops cost the same per run whatever the ensemble's size, so each is timed over
 at most --serial-cap runs of it. Each figure is the best of --repeat rounds; each round times
 every way at every size in turn (interleaved), so that a burst of load from other processes
-does not fall on one way only; the load average is printed before and after.
-No accelerated backend (numba, JAX) is shipped: see the README for why.
+does not fall on one way only; the load average is printed before and after. Before the
+rounds every way runs once at every size: for a backend, that first call's time less its best
+is what compiling cost (the jax backend compiles once per model, scenario layout and block
+size, and keeps it for the process); it is printed apart and kept out of the runs/s.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from sdvag.analysis.sensitivity import load_spec
 from sdvag.model.translate import compiled
 from sdvag.model.xmile import canonical
 from sdvag.simulation.simulate import Simulator
-from sdvag.simulation.vectorised import simulate_many
+from sdvag.simulation.vectorised import Engine, backends, simulate_many
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,8 +55,8 @@ def setup(model: str, runs: int, seed: int):
     simlin_outputs = [canonical(n).replace(" ", "_") for n in outputs]
     simlin_base = {canonical(k).replace(" ", "_"): v for k, v in scenario.constants.items()}
 
-    def engine(rows):
-        simulate_many(scenario, names, rows, outputs)
+    def engine(backend):
+        return lambda rows: simulate_many(scenario, names, rows, outputs, backend=backend)
 
     def bare_pysd(rows):
         with warnings.catch_warnings():
@@ -70,7 +73,7 @@ def setup(model: str, runs: int, seed: int):
             for name in simlin_outputs:
                 run.get_series(name)
 
-    return values, {"engine": engine, "PySD": bare_pysd, "Simlin": serial_simlin}
+    return values, {**{b: engine(b) for b in backends()}, "PySD": bare_pysd, "Simlin": serial_simlin}
 
 
 def main() -> None:
@@ -81,25 +84,39 @@ def main() -> None:
     parser.add_argument("--serial-cap", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores; "
+          f"engine backends: {', '.join(backends())}")
     for model in args.models:
+        start = time.perf_counter()
+        Engine.for_model(ROOT / "models" / f"{model}.xmile")
+        built = time.perf_counter() - start
         values, ways = setup(model, max(args.runs), args.seed)
-        for way in ways.values():  # compile and warm up every way once
-            way(values[:2])
+        engines = [way for way in ways if way in backends()]
+        count = {(way, n): n if way in engines else min(n, args.serial_cap) for way in ways for n in args.runs}
+        first = {}
+        for n in args.runs:  # every way once at every size: compiling (and loading) happens here
+            for way, call in ways.items():
+                start = time.perf_counter()
+                call(values[:count[way, n]])
+                first[way, n] = time.perf_counter() - start
         best = {(way, n): np.inf for way in ways for n in args.runs}
         for _ in range(args.repeat):
             for n in args.runs:
                 for way, call in ways.items():
-                    count = n if way == "engine" else min(n, args.serial_cap)
                     start = time.perf_counter()
-                    call(values[:count])
-                    best[way, n] = min(best[way, n], (time.perf_counter() - start) / count)
-        print(f"\n{model}: runs/s (best of {args.repeat})")
-        print(f"{'runs':>7} {'engine':>10} {'PySD':>8} {'Simlin':>8} {'engine/PySD':>12} {'engine/Simlin':>14}")
+                    call(values[:count[way, n]])
+                    best[way, n] = min(best[way, n], time.perf_counter() - start)
+        print(f"\n{model}: runs/s (best of {args.repeat}); the engine built from PySD's translation in {built:.2f} s")
+        print(f"{'runs':>7} " + " ".join(f"{w:>8}" for w in ways) + " " +
+              " ".join(f"{w + '/' + other:>13}" for w in engines for other in ("PySD", "Simlin")))
         for n in args.runs:
-            rate = {way: 1 / best[way, n] for way in ways}
-            print(f"{n:>7} {rate['engine']:>10,.0f} {rate['PySD']:>8,.1f} {rate['Simlin']:>8,.0f} "
-                  f"{rate['engine'] / rate['PySD']:>11,.1f}x {rate['engine'] / rate['Simlin']:>13,.2f}x", flush=True)
+            rate = {way: count[way, n] / best[way, n] for way in ways}
+            print(f"{n:>7} " + " ".join(f"{rate[w]:>8,.0f}" if rate[w] >= 100 else f"{rate[w]:>8,.1f}" for w in ways)
+                  + " " + " ".join(f"{rate[w] / rate[other]:>12,.2f}x" for w in engines for other in ("PySD", "Simlin")),
+                  flush=True)
+        for way in engines:
+            print(f"compiling, {way} (first call less best, s): " + ", ".join(
+                f"{n} runs {max(0.0, first[way, n] - best[way, n]):.2f}" for n in args.runs))
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

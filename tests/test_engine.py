@@ -1,6 +1,8 @@
 """The vectorised engine equals PySD run by run (every builtin sdvag allows, the scenario
 machinery, every shipped scenario at random parameter values), integrates RK4, marks failed runs,
-and gives the same numbers whatever the chunks."""
+and gives the same numbers whatever the chunks: on each of its backends installed here."""
+import functools
+import os
 import zlib
 
 import numpy as np
@@ -12,9 +14,14 @@ from sdvag.model.support import BUILTINS
 from sdvag.simulation.ensemble import run_ensemble
 from sdvag.simulation.scenario import Policy, load_scenario
 from sdvag.simulation.simulate import Simulator
-from sdvag.simulation.vectorised import simulate_many
+from sdvag.simulation.vectorised import backends, simulate_many
 
 RTOL = ATOL = 1e-12
+
+
+@pytest.fixture(params=backends())
+def backend(request):
+    return request.param
 
 
 def pysd_runs(scenario, names, values, columns):
@@ -31,9 +38,9 @@ def pysd_runs(scenario, names, values, columns):
     return out
 
 
-def assert_engine_equals_pysd(scenario, names, values, columns):
-    runs = simulate_many(scenario, names, values, columns)
-    for i, expected in enumerate(pysd_runs(scenario, names, values, columns)):
+def assert_engine_equals_pysd(scenario, names, values, columns, backend="numpy", expected=None):
+    runs = simulate_many(scenario, names, values, columns, backend=backend)
+    for i, expected in enumerate(expected or pysd_runs(scenario, names, values, columns)):
         if expected is None:  # PySD raised (e.g. a division by zero): the engine marks the run
             assert runs.failed[i], (scenario.name, dict(zip(names, values[i])))
             continue
@@ -81,7 +88,7 @@ def test_fixture_uses_every_builtin_sdvag_allows():
     assert BUILTINS - ARRAY_BUILTINS <= used
 
 
-def test_every_builtin_and_the_scenario_machinery_equal_pysd_per_run(every_builtin):
+def test_every_builtin_and_the_scenario_machinery_equal_pysd_per_run(every_builtin, backend):
     rng = np.random.default_rng(7)
     names = ["Rate", "Lag", "Order", "Lever"]
     values = np.column_stack([rng.uniform(*CONSTANTS[n], 6) for n in names])
@@ -93,10 +100,12 @@ def test_every_builtin_and_the_scenario_machinery_equal_pysd_per_run(every_built
     scenario.policies += [Policy("Slope", "step", 5.0, 0.8), Policy("Lever", "ramp", 2.0, 1.0, 9.0)]
     columns = [v.name for v in scenario_variables(every_builtin)]
     varied = ["Rate", "Lag", "Order"]
-    runs = assert_engine_equals_pysd(scenario, varied, values[:, :3], columns)
+    runs = assert_engine_equals_pysd(scenario, varied, values[:, :3], columns, backend)
     assert runs.failed[0] and runs.failed[1:] == [None] * 5
+    if backend != "numpy":  # the same code (a second layout would only cost another compilation)
+        return
     plain = load_scenario(every_builtin)
-    runs = assert_engine_equals_pysd(plain, names, values, columns)
+    runs = assert_engine_equals_pysd(plain, names, values, columns, backend)
     assert runs.failed[0] and runs.failed[1:] == [None] * 5
 
 
@@ -113,9 +122,31 @@ def test_a_graphical_override_replaces_the_points_not_the_input(every_builtin):
     np.testing.assert_allclose(runs.data[:, 0], runs.data[:, 1], rtol=1e-12)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.toml")) + sorted((ROOT / "scenarios" / "calibrated").glob("*.toml")),
-                         ids=lambda p: p.stem)
-def test_every_shipped_scenario_equals_pysd_at_random_parameter_values(path):
+SHIPPED = sorted((ROOT / "scenarios").glob("*.toml")) + sorted((ROOT / "scenarios" / "calibrated").glob("*.toml"))
+
+
+def first_of_each_model(paths):
+    """One scenario per model: each scenario with other levers costs the accelerated backend
+    a compilation of several seconds; SDVAG_TEST_EVERY_BACKEND=1 runs them all."""
+    if os.environ.get("SDVAG_TEST_EVERY_BACKEND"):
+        return paths
+    firsts = {}
+    for path in paths:
+        firsts.setdefault(load_scenario(path).model, path)
+    return list(firsts.values())
+
+
+@pytest.mark.parametrize("path, backend", [(p, "numpy") for p in SHIPPED] + [
+    (p, b) for b in backends()[1:] for p in first_of_each_model(SHIPPED)], ids=lambda p: getattr(p, "stem", p))
+def test_every_shipped_scenario_equals_pysd_at_random_parameter_values(path, backend):
+    scenario, names, values, columns, expected = shipped_case(path)
+    assert_engine_equals_pysd(scenario, names, values, columns, backend, expected)
+
+
+@functools.cache
+def shipped_case(path):
+    """A shipped scenario, its constants with ranges at the scenario's values and at two random
+    draws, every variable, and PySD's runs of them (once for all backends)."""
     scenario = load_scenario(path)
     info = sdvag.read_model(scenario.model)
     fixed = set(scenario.inputs) | {p.variable for p in scenario.policies}
@@ -126,10 +157,10 @@ def test_every_shipped_scenario_equals_pysd_at_random_parameter_values(path):
     values = low + rng.uniform(size=(3, len(names))) * (high - low)
     values[0] = [scenario.constants.get(n, info.variables[n].default) for n in names]
     columns = [v.name for v in info.variables.values() if v.kind != "gf"]
-    assert_engine_equals_pysd(scenario, names, values, columns)
+    return scenario, names, values, columns, pysd_runs(scenario, names, values, columns)
 
 
-def test_rk4_takes_the_four_stage_step(tmp_path):
+def test_rk4_takes_the_four_stage_step(tmp_path, backend):
     path = write_model(tmp_path / "decay.xmile", aux("K", "0.5") + (
         '<stock name="S"><eqn>1</eqn><outflow>Decay</outflow></stock><flow name="Decay"><eqn>K * S</eqn></flow>'),
         method="RK4", stop=4, dt=0.5)
@@ -138,15 +169,30 @@ def test_rk4_takes_the_four_stage_step(tmp_path):
     factor = 1 - h + h ** 2 / 2 - h ** 3 / 6 + h ** 4 / 24  # RK4 on dS/dt = -K S
     np.testing.assert_allclose(ds["S"], factor ** np.arange(9), rtol=1e-14)
     assert abs(float(ds["S"][-1]) - np.exp(-2)) < 1e-3 < abs(0.75 ** 8 - np.exp(-2))  # not Euler
+    runs = simulate_many(load_scenario(path), ["K"], [[0.5], [0.25]], ["S"], backend=backend)
+    np.testing.assert_allclose(runs.data[0, 0], factor ** np.arange(9), rtol=1e-14)
+    assert runs.data[1, 0, -1] > runs.data[0, 0, -1]
 
 
-def test_same_numbers_whatever_the_chunks(every_builtin):
+def test_a_run_that_divides_by_zero_fails_alone_with_the_variable_named(tmp_path, backend):
+    path = write_model(tmp_path / "blowup.xmile", aux("Onset", "3", '<range min="1" max="5"/>') + (
+        '<stock name="S"><eqn>1</eqn><inflow>Growth</inflow></stock>'
+        '<flow name="Growth"><eqn>S / (TIME - Onset)</eqn></flow>') + aux("Doubled", "2 * S"), stop=6, dt=0.25)
+    values = [[2.1], [2.0], [4.6]]  # TIME reaches 2 exactly: that run alone divides by zero
+    runs = assert_engine_equals_pysd(load_scenario(path), ["Onset"], values, ["S", "Doubled"], backend)
+    assert runs.failed == [None, "Growth", None]
+
+
+def test_same_numbers_whatever_the_chunks(every_builtin, backend):
     scenario = load_scenario(every_builtin)
     values = np.column_stack([np.linspace(0.01, 0.2, 9), np.linspace(0.6, 4, 9)])
-    whole = simulate_many(scenario, ["Rate", "Lag"], values, ["S", "Smoothed", "Outflow"])
-    parts = [simulate_many(scenario, ["Rate", "Lag"], values[i:i + 2], ["S", "Smoothed", "Outflow"])
+    values[4, 1] = 0.3  # a run that fails (a delay shorter than its order times dt) among them
+    columns = ["S", "Smoothed", "Outflow"]
+    whole = simulate_many(scenario, ["Rate", "Lag"], values, columns, backend=backend)
+    parts = [simulate_many(scenario, ["Rate", "Lag"], values[i:i + 2], columns, backend=backend)
              for i in range(0, 9, 2)]
     np.testing.assert_array_equal(whole.data, np.concatenate([p.data for p in parts]))
+    assert whole.failed == sum((p.failed for p in parts), []) and whole.failed[4] == "Pipeline"
 
 
 def test_the_ensemble_says_once_when_it_falls_back_to_pysd(every_builtin, monkeypatch):
@@ -159,3 +205,23 @@ def test_the_ensemble_says_once_when_it_falls_back_to_pysd(every_builtin, monkey
     run_ensemble(scenario, ["Rate"], values, ["S"], workers=1, progress=said.append)
     assert sum("running PySD once per run" in s for s in said) == 1
     np.testing.assert_allclose(engine["S"], pysd["S"], rtol=RTOL)
+
+
+def test_a_backend_that_cannot_run_falls_back_to_numpy_said_once(every_builtin, monkeypatch):
+    from sdvag.simulation import vectorised
+    scenario, values = load_scenario(every_builtin), [[0.05], [0.1]]
+    numpy = simulate_many(scenario, ["Rate"], values, ["S"], backend="numpy")
+    with pytest.raises(sdvag.SdvagError, match="unknown engine backend"):
+        simulate_many(scenario, ["Rate"], values, ["S"], backend="numba")
+    monkeypatch.setattr(vectorised, "_TOLD", set())
+    monkeypatch.setenv("SDVAG_ENGINE_BACKEND", "jax")
+    causes = [("backends", lambda: ["numpy"], "not installed")]
+    if "jax" in backends():  # XLA that would fuse a * b + c: not numpy's arithmetic
+        causes.append(("jax_backend.EXACT", False, "cannot run"))
+    for target, value, said in causes:
+        with monkeypatch.context() as patch, pytest.warns(UserWarning, match=said) as record:
+            patch.setattr(f"sdvag.simulation.vectorised.{target}", value)
+            runs = [simulate_many(scenario, ["Rate"], values, ["S"]) for _ in range(2)]
+        assert sum(said in str(w.message) for w in record) == 1
+        for run in runs:
+            np.testing.assert_array_equal(run.data, numpy.data)

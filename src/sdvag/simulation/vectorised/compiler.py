@@ -6,11 +6,14 @@ and writes one function per variable that takes the evaluation state `s` and ret
 with one value per run, giving every builtin PySD's meaning (pysd.builders.python and
 pysd.py_backend.functions). The functions' code is made of numbers, string literals of the
 variables' keys, numpy and a few helpers only: no text of the model is executed. Whatever this
-builder does not know raises NotCovered, and the caller runs PySD instead.
+builder does not know raises NotCovered, and the caller runs PySD instead. The same code runs
+on numpy or, for the accelerated backend, on jax.numpy (Program.using): `_np` in it is the
+array module.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -43,19 +46,27 @@ class Table:
     x: np.ndarray
     y: np.ndarray
     kind: str = "interpolate"
+    xp: object = field(default=np, repr=False, compare=False)  # the array module
 
     def __call__(self, value):
-        x, y = self.x, self.y
-        value = np.asarray(value, dtype=float)
+        x, y, xp = self.x, self.y, self.xp
+        value = xp.asarray(value, dtype=float)
         if self.kind == "hold_backward":
-            i = np.clip(np.searchsorted(x, value, side="right") - 1, 0, len(x) - 1)
-            return y[i]
-        out = np.interp(value, x, y)
+            i = xp.clip(xp.searchsorted(x, value, side="right") - 1, 0, len(x) - 1)
+            return xp.asarray(y)[i]
+        out = xp.interp(value, x, y)
         if self.kind == "extrapolate" and len(x) > 1:
             low = y[0] + (y[1] - y[0]) / (x[1] - x[0]) * (value - x[0])
             high = y[-1] + (y[-1] - y[-2]) / (x[-1] - x[-2]) * (value - x[-1])
-            out = np.where(value < x[0], low, np.where(value > x[-1], high, out))
+            out = xp.where(value < x[0], low, xp.where(value > x[-1], high, out))
         return out
+
+    def using(self, xp) -> "Table":
+        return self if xp is self.xp else replace(self, xp=xp)
+
+    def fingerprint(self) -> tuple:
+        """Equal for tables with equal points (the accelerated backend compiles them in)."""
+        return (self.kind, np.asarray(self.x, dtype=float).tobytes(), np.asarray(self.y, dtype=float).tobytes())
 
 
 @dataclass
@@ -67,31 +78,59 @@ class Program:
     depends: dict[str, set[str]]               # key -> keys (and "time") it reads directly
     statefuls: list
     tables: dict[str, Table] = field(default_factory=dict)   # key -> its graphical function
+    source: str = ""                           # the functions' code (numbers, keys, `_np`, helpers)
+    specs: list = field(default_factory=list)  # (stateful class, argument functions, extra, label)
+    fixed_tables: list = field(default_factory=list)
+    functions: dict[str, str] = field(default_factory=dict)  # key -> its function's name in `source`
+    xp: object = np
+    _modules: dict = field(default_factory=dict, repr=False)
+
+    def using(self, xp) -> "Program":
+        """The same program on another array module (jax.numpy), built once per process."""
+        if xp is self.xp:
+            return self
+        if id(xp) not in self._modules:
+            self._modules[id(xp)] = _instantiate(self, xp)
+        return self._modules[id(xp)]
 
 
-def _ramp(s, slope, start, finish=None):
+def _instantiate(program: Program, xp) -> Program:
+    """Execute the program's code with `xp` as its array module and build its statefuls."""
+    space = {**_helpers(xp), "_T": [t.using(xp) for t in program.fixed_tables]}
+    exec(compile(program.source, "<sdvag vectorised model>", "exec"), space)  # noqa: S102
+    statefuls = [cls(*[space[f] for f in args], *extra, label) for cls, args, extra, label in program.specs]
+    for stateful in statefuls:
+        stateful.xp = xp
+    space["_S"] = statefuls
+    exprs = {k: space[f] for k, f in program.functions.items()}
+    return Program(program.names, exprs, program.depends, statefuls,
+                   {k: t.using(xp) for k, t in program.tables.items()}, program.source, program.specs,
+                   program.fixed_tables, program.functions, xp)
+
+
+def _ramp(s, slope, start, finish=None, xp=np):
     t = s.t
-    final = t if finish is None else np.minimum(finish, t)
+    final = t if finish is None else xp.minimum(finish, t)
     return (t + SMALL_VENSIM > start) * slope * (final - start)
 
 
-def _pulse(s, start, repeat_time=0.0, magnitude=None):
+def _pulse(s, start, repeat_time=0.0, magnitude=None, xp=np):
     """XMILE PULSE(magnitude, start[, interval]) as PySD's functions.pulse, per run."""
     t, dt = s.t, s.dt
     width = .5 * dt
     out = magnitude / dt
     single = (start - SMALL_VENSIM <= t) & (t < start + width)
-    if np.all(np.asarray(repeat_time) == 0):
-        return np.where(single, out, 0.0)
+    if isinstance(repeat_time, (int, float)) and repeat_time == 0:
+        return xp.where(single, out, 0.0)
     with np.errstate(all="ignore"):
-        train = (start <= t) & (np.mod(t - start + SMALL_VENSIM, repeat_time) < width)
-    return np.where(np.asarray(repeat_time) == 0, np.where(single, out, 0.0), np.where(train, out, 0.0))
+        train = (start <= t) & (xp.mod(t - start + SMALL_VENSIM, repeat_time) < width)
+    return xp.where(xp.asarray(repeat_time) == 0, xp.where(single, out, 0.0), xp.where(train, out, 0.0))
 
 
-def _power_chain(*values):
+def _power_chain(*values, xp=np):
     result = values[-1]
     for base in reversed(values[:-1]):
-        result = np.power(base, result)
+        result = xp.power(base, result)
     return result
 
 
@@ -105,7 +144,12 @@ _BINARY = {"*": "*", "/": "/", "+": "+", "-": "-", "=": "==", "<>": "!=", ">=": 
 _LOGIC = {":AND:": "_np.logical_and", ":OR:": "_np.logical_or"}
 CONTROLS = {"initial time": "_np.float64(s.start)", "final time": "_np.float64(s.stop)",
             "time step": "_np.float64(s.dt)", "saveper": "_np.float64(s.save_step)"}
-_HELPERS = {"_np": np, "_zidz": zidz, "_ramp": _ramp, "_pulse": _pulse, "_power": _power_chain}
+
+
+def _helpers(xp) -> dict:
+    """The names the functions' code may use, on the array module `xp`."""
+    return {"_np": xp, **{name: partial(f, xp=xp) for name, f in
+                          (("_zidz", zidz), ("_ramp", _ramp), ("_pulse", _pulse), ("_power", _power_chain))}}
 
 
 class Builder:
@@ -153,13 +197,9 @@ class Builder:
             self.keys[key] = name
             names[key] = self.function(CONTROLS[key])
             depends[key] = set()
-        space = {**_HELPERS, "_T": self.fixed_tables}
-        exec(compile("\n".join(self.sources), "<sdvag vectorised model>", "exec"), space)  # noqa: S102
-        statefuls = [cls(*[space[f] for f in args], *extra, label)
-                     for cls, args, extra, label in self.stateful_specs]
-        space["_S"] = statefuls
-        return Program(dict(self.keys), {k: space[f] for k, f in names.items()}, depends, statefuls,
-                       self.tables)
+        program = Program(dict(self.keys), {}, depends, [], self.tables, "\n".join(self.sources),
+                          self.stateful_specs, self.fixed_tables, names)
+        return _instantiate(program, np)
 
     def function(self, code: str) -> str:
         """The name of a new function of the state returning `code`."""

@@ -6,6 +6,8 @@ step, each variable is evaluated once per time step on demand (PySD's step cache
 derivatives are taken before any state moves. RK4 (XMILE method="RK4") takes the classic
 four-stage step over the same objects. A run whose state or outputs stop being finite is
 marked failed with the first variable that went wrong; the other runs go on.
+The accelerated backend (jax_backend.py) shares the preparation, the time schedule, the steps
+and the finish, and replaces only the loop.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ class State:
     """What an expression sees: time, dt, the runs' values, the tables and the statefuls."""
 
     def __init__(self, program: Program, n: int, dt: float, exprs: dict, tables: dict):
-        self.n, self.dt, self.t = n, dt, 0.0
+        self.n, self.dt, self.t, self.xp = n, dt, 0.0, program.xp
         self.exprs, self.tables = exprs, tables
         self.ready: set[int] = set()
         self.static: dict = {}
@@ -82,11 +84,13 @@ def _in_return(t: float, start: float, save_step: float, prec: float) -> bool:
     return delay % save_step < prec or -delay % save_step < prec
 
 
-def simulate(program: Program, n: int, constants: dict, tables: dict[str, Table], timed: dict,
-             columns: list[str], times: dict, method: str = "euler") -> Runs:
-    """Run `n` runs. `constants`: key -> a number or an array of n values; `tables`: key ->
-    replacement graphical functions; `timed`: key -> closure of the state (inputs, policies);
-    `columns`: keys to save."""
+def prepare(program: Program, n: int, constants: dict, tables: dict[str, Table], timed: dict,
+            columns: list[str], times: dict, method: str) -> State:
+    """The state of `n` runs at the initial time: statefuls initialised (runs they cannot
+    initialise marked failed in `s.failed`, `s.bad`), the values that never change computed.
+    `constants`: key -> a number or an array of n values; `tables`: key -> replacement
+    graphical functions; `timed`: key -> function of the state (inputs, policies); `columns`:
+    keys to save."""
     exprs = dict(program.exprs)
     for key, value in constants.items():
         exprs[key] = (lambda v: lambda s: v)(value)
@@ -99,39 +103,66 @@ def simulate(program: Program, n: int, constants: dict, tables: dict[str, Table]
                     if isinstance(x, DelayFixed) or (isinstance(x, Delay) and x.moving)]
         if discrete:
             raise NotCovered(f"RK4 with a pipeline DELAY or DELAYN (variable {discrete[0]!r})")
-    start, stop, dt, save_step = times["start"], times["stop"], times["dt"], times["save_step"]
-    s = State(program, n, dt, exprs, {**program.tables, **tables})
-    s.start, s.stop, s.save_step = start, stop, save_step
-    s.t = np.float64(start)
-    failed: list[str | None] = [None] * n
-    bad = np.zeros(n, dtype=bool)
+    s = State(program, n, times["dt"], exprs, {**program.tables, **tables})
+    s.start, s.stop, s.save_step = times["start"], times["stop"], times["save_step"]
+    s.t = np.float64(times["start"])
+    s.failed, s.bad = [None] * n, np.zeros(n, dtype=bool)
     with np.errstate(all="ignore"):
         for stateful in program.statefuls:
             s.output(stateful)
         for stateful in program.statefuls:
             if stateful.failed is not None and stateful.failed.any():
-                _mark(failed, bad, stateful.failed, stateful.name)
+                _mark(s.failed, s.bad, stateful.failed, stateful.name)
         s.static = {k: s.v[k] for k in _static_keys(program, exprs, set(timed))}
-        saved_t, saved = [], []
-        prec = dt * RPREC
-        step = _rk4 if method == "rk4" else _euler
-        while s.t + dt * RPREC < stop:
-            if _in_return(s.t, start, save_step, prec):
-                saved_t.append(s.t)
-                saved.append(_record(s, columns))
-            step(s, program, dt, failed, bad)
-            s.t = s.t + dt
-            s.fresh()
-        if _in_return(s.t, start, save_step, prec):
-            saved_t.append(s.t)
-            saved.append(_record(s, columns))
-    data = np.stack(saved, axis=-1) if saved else np.empty((n, len(columns), 0))
+    return s
+
+
+def schedule(times: dict) -> tuple[list, list[bool], object, bool]:
+    """The times at which a step starts (time advancing by repeated addition of dt, as in
+    PySD), whether each is saved, the final time and whether it is saved."""
+    start, stop, dt, save_step = times["start"], times["stop"], times["dt"], times["save_step"]
+    prec = dt * RPREC
+    t, steps = np.float64(start), []
+    while t + dt * RPREC < stop:
+        steps.append(t)
+        t = t + dt
+    return steps, [_in_return(x, start, save_step, prec) for x in steps], t, _in_return(t, start, save_step, prec)
+
+
+def finish(program: Program, columns: list[str], saved_t: list, data: np.ndarray, dt: float,
+           failed: list, bad: np.ndarray) -> Runs:
+    """The runs' outputs (runs, columns, times), a run whose outputs are not all finite marked failed."""
     for j, column in enumerate(columns):
         wrong = ~np.isfinite(data[:, j, :]).all(axis=1) & ~bad
         if wrong.any():
             _mark(failed, bad, wrong, program.names.get(column, column))
     time = np.round(np.asarray(saved_t), -int(np.log10(dt * RPREC)))
     return Runs(time, data, failed)
+
+
+def simulate(program: Program, n: int, constants: dict, tables: dict[str, Table], timed: dict,
+             columns: list[str], times: dict, method: str = "euler") -> Runs:
+    """Run `n` runs on numpy (arguments as for `prepare`)."""
+    s = prepare(program, n, constants, tables, timed, columns, times, method)
+    steps, saves, final, final_saved = schedule(times)
+    dt = times["dt"]
+    step = _rk4 if method == "rk4" else _euler
+    check = lambda s, rates: _check(s, program, rates, s.failed, s.bad)  # noqa: E731
+    saved_t, saved = [], []
+    with np.errstate(all="ignore"):
+        for t, save in zip(steps, saves):
+            s.t = t
+            if save:
+                saved_t.append(t)
+                saved.append(_record(s, columns))
+            step(s, program, dt, check)
+            s.fresh()
+        s.t = final
+        if final_saved:
+            saved_t.append(final)
+            saved.append(_record(s, columns))
+    data = np.stack(saved, axis=-1) if saved else np.empty((n, len(columns), 0))
+    return finish(program, columns, saved_t, data, dt, s.failed, s.bad)
 
 
 def _record(s: State, columns: list[str]) -> np.ndarray:
@@ -141,21 +172,22 @@ def _record(s: State, columns: list[str]) -> np.ndarray:
     return out
 
 
-def _euler(s: State, program: Program, dt: float, failed: list, bad: np.ndarray) -> None:
+def _euler(s: State, program: Program, dt: float, check) -> None:
+    """One Euler step; `check(s, rates)` sees the rates before any state moves."""
     rates = [stateful.ddt(s) for stateful in program.statefuls]
-    _check(s, program, rates, failed, bad)
+    check(s, rates)
     for stateful, rate in zip(program.statefuls, rates):
         if rate is not None:
             stateful.update(stateful.state + rate * dt)
         stateful.commit(s)
 
 
-def _rk4(s: State, program: Program, dt: float, failed: list, bad: np.ndarray) -> None:
+def _rk4(s: State, program: Program, dt: float, check) -> None:
     """Classic fourth-order Runge-Kutta over every stateful (all continuous: see simulate)."""
     items = program.statefuls
     y0 = [x.state for x in items]
     ks = [[x.ddt(s) for x in items]]
-    _check(s, program, ks[0], failed, bad)
+    check(s, ks[0])
     t0 = s.t
     for frac in (0.5, 0.5, 1.0):  # noqa: B007
         for x, y, r in zip(items, y0, ks[-1]):

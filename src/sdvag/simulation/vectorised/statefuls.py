@@ -5,7 +5,10 @@ PySD's object computes, in the same order of floating-point operations, so that 
 equals the PySD run to rounding. Where PySD fixes something per model at initialisation (a
 delay's order, a fixed delay's pipeline length), each run here gets its own.
 `ddt` only reads; what PySD changes inside ddt or update (a DELAY N's stage times, a fixed
-delay's pipeline) is held back and committed once per time step.
+delay's pipeline) is held back and committed once per time step. Initialisation is numpy's;
+the step (output, ddt, update, commit) uses the object's array module `xp`, numpy or
+jax.numpy (the accelerated backend traces it), and never changes an array in place.
+`carried` names what a step changes, `fixed` what initialisation sets per run.
 """
 from __future__ import annotations
 
@@ -14,12 +17,19 @@ import numpy as np
 SMALL_VENSIM = 1e-6  # PySD's zero for SAFEDIV and the delay rounding (functions.SMALL_VENSIM)
 
 
-def zidz(num, den):
-    return np.where(np.abs(den) < SMALL_VENSIM, 0.0, num / den)
+def zidz(num, den, xp=np):
+    return xp.where(xp.abs(den) < SMALL_VENSIM, 0.0, num / den)
 
 
 def _runs(value, n: int) -> np.ndarray:
     return np.array(np.broadcast_to(np.asarray(value, dtype=float), (n,)))
+
+
+def _shift_in(xp, first, stages):
+    """The stages moved one down the pipeline, `first` entering at the top (np.roll, then the
+    top replaced, without changing an array in place)."""
+    top = xp.broadcast_to(xp.asarray(first, dtype=stages.dtype), stages.shape[1:])[None]
+    return xp.concatenate([top, stages[:-1]], axis=0)
 
 
 def _integers(value, n: int) -> np.ndarray:
@@ -39,11 +49,11 @@ def _orders(order, delay, dt: float, n: int) -> np.ndarray:
     return orders
 
 
-def _last(state: np.ndarray, orders: np.ndarray | None) -> np.ndarray:
+def _last(state, orders, xp=np):
     """The last stage of each run's own pipeline."""
     if orders is None:
         return state[-1]
-    return np.take_along_axis(state, np.maximum(orders - 1, 0)[None, :], axis=0)[0]
+    return xp.take_along_axis(state, xp.maximum(orders - 1, 0)[None, :], axis=0)[0]
 
 
 class Stateful:
@@ -52,6 +62,9 @@ class Stateful:
     name = "stateful"
     state: np.ndarray
     failed: np.ndarray | None = None  # runs PySD could not initialise (e.g. a delay order of 0)
+    xp = np
+    carried: tuple[str, ...] = ("state",)
+    fixed: tuple[str, ...] = ()
 
     def initialise(self, s) -> None:
         raise NotImplementedError
@@ -80,11 +93,14 @@ class Integ(Stateful):
         return self.flow(s)
 
     def update(self, state):
-        self.state = np.maximum(state, 0) if self.non_negative else state
+        self.state = self.xp.maximum(state, 0) if self.non_negative else state
 
 
 class Delay(Stateful):
     """DELAY1, DELAY3 (PySD's Delay) and DELAYN (PySD's DelayN, with stage times that move)."""
+
+    carried = ("state", "times")
+    fixed = ("orders", "mask", "order_values")
 
     def __init__(self, input, delay_time, initial, order, moving_times: bool, name: str):
         self.input, self.delay_time, self.initial, self.order = input, delay_time, initial, order
@@ -109,21 +125,19 @@ class Delay(Stateful):
 
     def output(self, s):
         if self.moving:
-            return _last(self.state, self.orders) / self.times[0]
-        return _last(self.state, self.orders) / self.delay_time(s)
+            return _last(self.state, self.orders, self.xp) / self.times[0]
+        return _last(self.state, self.orders, self.xp) / self.delay_time(s)
 
     def ddt(self, s):
         if self.moving:
-            times = np.roll(self.times, 1, axis=0)
-            times[0] = self.delay_time(s)
+            times = _shift_in(self.xp, self.delay_time(s), self.times)
             self._next_times = times
             outflows = self.state / times
         else:
             outflows = self.state / self.delay_time(s)
-        inflows = np.roll(outflows, 1, axis=0)
-        inflows[0] = self.input(s)
+        inflows = _shift_in(self.xp, self.input(s), outflows)
         rate = (inflows - outflows) * self.order_values
-        return rate if self.mask is None else np.where(self.mask, rate, 0.0)
+        return rate if self.mask is None else self.xp.where(self.mask, rate, 0.0)
 
     def commit(self, s):
         if self.moving and self._next_times is not None:
@@ -132,6 +146,9 @@ class Delay(Stateful):
 
 class DelayFixed(Stateful):
     """The pipeline DELAY: each run's input comes out round(delay / dt) steps later."""
+
+    carried = ("state", "pipe", "pointer")
+    fixed = ("orders", "columns")
 
     def initialise(self, s):
         delay = _runs(self.delay_time(s), s.n)
@@ -152,13 +169,16 @@ class DelayFixed(Stateful):
         return self.state
 
     def ddt(self, s):
-        self._incoming = _runs(self.input(s), s.n)
+        self._incoming = self.xp.broadcast_to(self.xp.asarray(self.input(s), dtype=float), (s.n,))
         return None
 
     def commit(self, s):
         if self._incoming is None:
             return
-        self.pipe[self.pointer, self.columns] = self._incoming
+        if self.xp is np:
+            self.pipe[self.pointer, self.columns] = self._incoming
+        else:  # jax arrays are immutable
+            self.pipe = self.pipe.at[self.pointer, self.columns].set(self._incoming)
         self.pointer = (self.pointer + 1) % self.orders
         self.state = self.pipe[self.pointer, self.columns]
         self._incoming = None
@@ -166,6 +186,8 @@ class DelayFixed(Stateful):
 
 class Smooth(Stateful):
     """SMTH1, SMTH3, SMTHN: a chain of first-order smooths (PySD's Smooth)."""
+
+    fixed = ("orders", "mask", "order_values")
 
     def __init__(self, input, smooth_time, initial, order, name: str):
         self.input, self.smooth_time, self.initial, self.order = input, smooth_time, initial, order
@@ -182,13 +204,12 @@ class Smooth(Stateful):
         self.state = np.repeat(_runs(self.initial(s), s.n)[None, :], self.k, axis=0)
 
     def output(self, s):
-        return _last(self.state, self.orders)
+        return _last(self.state, self.orders, self.xp)
 
     def ddt(self, s):
-        targets = np.roll(self.state, 1, axis=0)
-        targets[0] = self.input(s)
+        targets = _shift_in(self.xp, self.input(s), self.state)
         rate = (targets - self.state) * self.order_values / self.smooth_time(s)
-        return rate if self.mask is None else np.where(self.mask, rate, 0.0)
+        return rate if self.mask is None else self.xp.where(self.mask, rate, 0.0)
 
 
 class Trend(Stateful):
@@ -200,7 +221,7 @@ class Trend(Stateful):
         self.state = _runs(self.input(s) / (1 + self.initial_trend(s) * self.average_time(s)), s.n)
 
     def output(self, s):
-        return zidz(self.input(s) - self.state, self.average_time(s) * np.abs(self.state))
+        return zidz(self.input(s) - self.state, self.average_time(s) * self.xp.abs(self.state), self.xp)
 
     def ddt(self, s):
         return (self.input(s) - self.state) / self.average_time(s)
