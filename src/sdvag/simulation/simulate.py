@@ -34,6 +34,7 @@ LONG_RUN_STEPS = 100_000  # about three seconds of PySD: longer runs show progre
 
 _SIMULATORS: dict[tuple[str, str], "Simulator"] = {}
 _METHODS: dict[tuple[str, str], str] = {}  # integration method of each model content
+_LAYOUTS: dict[tuple, list] = {}  # see _layout
 
 
 def step_threshold(at: float) -> float:
@@ -175,22 +176,32 @@ class Simulator:
         return self._copies[key]
 
 
+def _layout(info: ModelInfo, columns: tuple[str, ...]) -> list[tuple[int, str, dict]]:
+    """(column index, variable name, attributes) of the model's variables among PySD's columns,
+    worked out once per model and column set (every run of a model has the same columns)."""
+    key = (str(info.path), info.sha256, columns)
+    if key not in _LAYOUTS:
+        by_key = {canonical(name): var for name, var in info.variables.items()}
+        # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables; an array's element
+        # is its own column, "Price[Boston]"
+        wanted = []
+        for j, column in enumerate(columns):
+            base, bracket, element = column.partition("[")
+            var = by_key.get(canonical(base))
+            if var is not None:
+                wanted.append((j, var.name + bracket + element, {"units": var.units, "doc": var.doc, "kind": var.role}))
+        _LAYOUTS[key] = wanted
+    return _LAYOUTS[key]
+
+
 def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: dict) -> xr.Dataset:
     """PySD's DataFrame as a Dataset named, documented and traced to its model and scenario."""
-    by_key = {canonical(name): var for name, var in info.variables.items()}
-    # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables; an array's element is
-    # its own column, "Price[Boston]"
-    wanted = []
-    for j, column in enumerate(map(str, frame.columns)):
-        base, bracket, element = column.partition("[")
-        if canonical(base) in by_key:
-            wanted.append((j, by_key[canonical(base)], bracket + element))
     try:
         block = frame.to_numpy(dtype=float)
     except (TypeError, ValueError):  # a column PySD left as objects
         block = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    data = {var.name + element: (("time",), block[:, j], {"units": var.units, "doc": var.doc, "kind": var.role})
-            for j, var, element in wanted}
+    # each variable gets its own copy of the attributes (xarray copies them)
+    data = {name: (("time",), block[:, j], attrs) for j, name, attrs in _layout(info, tuple(map(str, frame.columns)))}
     time = np.asarray(frame.index, dtype=float)
     ds = xr.Dataset(data, coords={"time": ("time", time, {"units": info.sim.time_units or "time"})})
     ds.attrs.update({
