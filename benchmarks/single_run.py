@@ -1,6 +1,7 @@
 """What sdvag's single run costs on top of PySD: `sdvag.run(scenario)` (parameters, PySD's run,
 the labelled Dataset) against a bare PySD `run()` of the same model loaded once, interleaved,
-best of --repeat, in wall-clock and in CPU time:
+in wall-clock and in CPU time: the best of --repeat each, and the median of the ratios of the
+runs taken in pairs (a pair shares the machine's load of the moment):
 
     python benchmarks/single_run.py [--scenarios tic_baseline viec_baseline] [--repeat 20]
 """
@@ -12,6 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pysd
 
 import sdvag
@@ -45,17 +47,18 @@ def main() -> None:
                 bare.run(params=params, final_time=times["stop"], time_step=times["dt"],
                          saveper=times["save_step"])
         ways = {"sdvag.run": lambda: sdvag.run(scenario), "bare PySD run()": pysd_run}
-        best = {(way, clock): float("inf") for way in ways for clock in CLOCKS}
-        for _ in range(args.repeat):
-            for way, call in ways.items():
+        spent = {(way, clock): [] for way in ways for clock in CLOCKS}
+        for i in range(args.repeat):
+            for way in sorted(ways, reverse=bool(i % 2)):  # each pair in alternating order
                 start = {clock: CLOCKS[clock]() for clock in CLOCKS}
-                call()
+                ways[way]()
                 for clock in CLOCKS:
-                    best[way, clock] = min(best[way, clock], CLOCKS[clock]() - start[clock])
+                    spent[way, clock].append(CLOCKS[clock]() - start[clock])
         for clock in CLOCKS:
-            ours, bare = best["sdvag.run", clock], best["bare PySD run()", clock]
-            print(f"{name} ({clock}): sdvag.run {ours * 1e3:.1f} ms, bare PySD run() {bare * 1e3:.1f} ms: "
-                  f"{ours / bare:.3f}x")
+            ours, bare = np.array(spent["sdvag.run", clock]), np.array(spent["bare PySD run()", clock])
+            print(f"{name} ({clock}): sdvag.run {ours.min() * 1e3:.1f} ms, bare PySD run() {bare.min() * 1e3:.1f} ms "
+                  f"(best of {args.repeat}): {ours.min() / bare.min():.3f}x; median of the {args.repeat} "
+                  f"pairs' ratios {np.median(ours / bare):.3f}x")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
