@@ -123,7 +123,11 @@ class Payoff:
 
     def batch(self, us) -> np.ndarray:
         """Residuals of each row of `us`: one batch of runs (in parallel with a pool)."""
-        res = np.stack([self.residuals_of(m) for m in self.observe(us)])
+        return self._residuals(self.observe(us))
+
+    def _residuals(self, model: np.ndarray) -> np.ndarray:
+        """Residuals of each row of a batch's observations, the best payoff so far reported."""
+        res = np.stack([self.residuals_of(m) for m in model])
         best = float(np.min(np.sum(res ** 2, axis=1)))
         if best < self.best:
             self.best = best
@@ -159,7 +163,7 @@ class Payoff:
         if self._last is None or not np.array_equal(self._last[0], u):
             steps = np.where(u + JACOBIAN_STEP <= 1, JACOBIAN_STEP, -JACOBIAN_STEP)
             model = self.observe(np.vstack([u, u + np.diag(steps)]))
-            res = np.stack([self.residuals_of(m) for m in model])
+            res = self._residuals(model)
             self._last = (u.copy(), model[0], ((res[1:] - res[0]) / steps[:, None]).T)
         return self._last[1], self._last[2]
 
