@@ -12,6 +12,7 @@ import pytest
 
 import sdvag
 from sdvag import data as observed
+from sdvag.analysis import calibration
 from sdvag.analysis.calibration import fit_statistics
 from sdvag.analysis.fitstats import STATISTICS, series_statistics
 from sdvag.data import window
@@ -89,6 +90,28 @@ def test_global_and_multistart_are_reproducible_and_find_the_same_optimum(folder
     assert first.x == again.x and first.nruns == again.nruns
     for name, value in first.x.items():
         assert value == pytest.approx(local_fit.x[name], rel=1e-3)
+
+
+def test_the_local_fit_on_the_engine_runs_each_trial_point_with_its_jacobian_and_equals_pysd(
+        folder, local_fit, monkeypatch):
+    """On the vectorised engine each trial point of the least-squares fit runs in one batch with
+    its Jacobian's k points (a batch costs it about one run), and the fitted point's Jacobian
+    is the fit's own; PySD per run gives the same fit, running the Jacobians only when asked."""
+    batches = []
+    real = calibration.evaluate
+    monkeypatch.setattr(calibration, "evaluate",
+                        lambda runs, values, pool=None: batches.append(len(values)) or real(runs, values, pool))
+    engine = sdvag.calibrate(folder / "spec.toml", method="local")
+    on_engine, batches[:] = list(batches), []
+    monkeypatch.setenv("SDVAG_ENGINE", "pysd")
+    pysd = sdvag.calibrate(folder / "spec.toml", method="local")
+    k = len(TRUTH)
+    assert set(on_engine) == {k + 1} and 1 in batches and k + 1 in batches
+    assert len(on_engine) < len(batches) and engine.nruns == len(on_engine) * (k + 1) + 200
+    assert engine.payoff == pytest.approx(pysd.payoff, rel=1e-9) and engine.payoff == local_fit.payoff
+    for a, b in zip(engine.parameters, pysd.parameters):
+        assert a.value == pytest.approx(b.value, rel=1e-7)
+        assert a.std_err == pytest.approx(b.std_err, rel=1e-4)
 
 
 def test_payoff_normalises_units_and_skips_missing_years(folder, local_fit):

@@ -2,6 +2,7 @@
 import argparse
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,21 @@ def test_run_writes_netcdf_csv_and_plots(tmp_path):
     png = (out / "adopters.png").read_bytes()
     assert png.startswith(b"\x89PNG")
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [MANIFEST]  # no temporary files
+
+
+def test_run_from_the_command_line_imports_no_dask(tmp_path):
+    """xarray would import Dask (about 0.4 s) during any run where it is installed; the command
+    line keeps it out unless --scheduler asks for a cluster."""
+    code = ("import runpy, sys\n"
+            "try:\n    runpy.run_module('sdvag', run_name='__main__')\n"
+            "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+            "print(sorted(m for m, v in sys.modules.items() if v is not None and m.split('.')[0] in ('dask', 'distributed')))")
+    argv = ["sdvag", "run", str(MODEL), "--out", str(tmp_path / "out")]
+    proc = subprocess.run([sys.executable, "-c", f"import sys; sys.argv = {argv!r}\n" + code],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "out" / "results.nc").exists()
 
 
 def test_compare_writes_a_line_per_scenario(tmp_path):

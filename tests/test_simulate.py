@@ -55,6 +55,24 @@ def test_dataset_carries_units_docs_hash_scenario_and_versions(folder):
     assert ds["time"].attrs["units"] == "year"
 
 
+def test_runs_of_one_model_share_no_values_attributes_or_time(folder):
+    """A run's Dataset is a copy of a layout kept per model and time grid: changing one run's
+    values or attributes changes no later run, and another time grid gets its own times."""
+    model = folder / "adoption.xmile"
+    first = sdvag.run(model, set={"Growth Rate": 0.5})
+    kept = first["Adopters"].to_numpy().copy()
+    first["Adopters"].values[:] = -1.0
+    first["Adopters"].attrs["units"] = "changed"
+    first.attrs["scenario"] = "changed"
+    second = sdvag.run(model, set={"Growth Rate": 0.8})
+    assert second["Adopters"].attrs["units"] == "firm" and second.attrs["scenario"] != "changed"
+    assert float(second["Growth Rate"][0]) == 0.8 and not (second["Adopters"] == -1.0).any()
+    np.testing.assert_array_equal(sdvag.run(model, set={"Growth Rate": 0.5})["Adopters"], kept)
+    finer = sdvag.run(write(folder, "fine.toml", "[sim]\ndt = 0.125\n"))
+    assert finer.sizes["time"] == 2 * second.sizes["time"] - 1
+    np.testing.assert_array_equal(finer["time"][::2], second["time"])
+
+
 def test_model_values_match_a_direct_pysd_run(folder):
     ours = sdvag.run(folder / "adoption.xmile")
     copy = folder / "direct"

@@ -97,6 +97,7 @@ class Payoff:
         self.data = np.concatenate([t.values for t in spec.targets])
         self.pool = pool
         self.progress, self.nruns, self.best = progress, 0, np.inf
+        self._last = None  # (u, observations at u, Jacobian at u) of the last `at`
 
     def __getstate__(self):
         return {**self.__dict__, "progress": None, "pool": None}
@@ -122,8 +123,11 @@ class Payoff:
 
     def batch(self, us) -> np.ndarray:
         """Residuals of each row of `us`: one batch of runs (in parallel with a pool)."""
-        res = np.stack([self.residuals_of(m) for m in evaluate(self.runs, self.natural(us), self.pool)])
-        self.nruns += len(res)
+        return self._residuals(self.observe(us))
+
+    def _residuals(self, model: np.ndarray) -> np.ndarray:
+        """Residuals of each row of a batch's observations, the best payoff so far reported."""
+        res = np.stack([self.residuals_of(m) for m in model])
         best = float(np.min(np.sum(res ** 2, axis=1)))
         if best < self.best:
             self.best = best
@@ -131,7 +135,18 @@ class Payoff:
             self.progress(f"  run {self.nruns}: best payoff {self.best:.6g}")
         return res
 
+    def observe(self, us) -> np.ndarray:
+        """The model's observations for each row of `us` (sets x observations), counted as runs."""
+        model = evaluate(self.runs, self.natural(np.atleast_2d(us)), self.pool)
+        self.nruns += len(model)
+        return model
+
     def residuals(self, u) -> np.ndarray:
+        """Residuals at `u`. Where a batch costs about one run (the vectorised engine), the
+        Jacobian's points run in the same batch, ready for the least-squares step that follows
+        an accepted point; on PySD each point is a run of its own, so they wait until asked."""
+        if self.runs.batched:
+            return self.residuals_of(self.at(u)[0])
         return self.batch(np.atleast_2d(u))[0]
 
     def __call__(self, u) -> float:
@@ -141,22 +156,27 @@ class Payoff:
         """Payoffs of a population given as columns (differential evolution's vectorised call)."""
         return np.sum(self.batch(np.asarray(us_columns).T) ** 2, axis=1)
 
-    def jacobian_u(self, u) -> np.ndarray:
-        """d residual / d u by forward differences (backward at an upper bound), in one batch."""
+    def at(self, u) -> tuple[np.ndarray, np.ndarray]:
+        """The observations at `u` and d residual / d u by forward differences (backward at an
+        upper bound): k + 1 runs in one batch, remembered for the last `u` asked."""
         u = np.asarray(u, dtype=float)
-        steps = np.where(u + JACOBIAN_STEP <= 1, JACOBIAN_STEP, -JACOBIAN_STEP)
-        res = self.batch(np.vstack([u, u + np.diag(steps)]))
-        return ((res[1:] - res[0]) / steps[:, None]).T
+        if self._last is None or not np.array_equal(self._last[0], u):
+            steps = np.where(u + JACOBIAN_STEP <= 1, JACOBIAN_STEP, -JACOBIAN_STEP)
+            model = self.observe(np.vstack([u, u + np.diag(steps)]))
+            res = self._residuals(model)
+            self._last = (u.copy(), model[0], ((res[1:] - res[0]) / steps[:, None]).T)
+        return self._last[1], self._last[2]
 
-    def jacobian(self, u) -> np.ndarray:
-        """d residual / d parameter, in the parameters' own units."""
-        return self.jacobian_u(u) / self.span
+    def jacobian_u(self, u) -> np.ndarray:
+        return self.at(u)[1]
 
 
 def _local(payoff: Payoff, u0, max_runs: int) -> optimize.OptimizeResult:
+    """A least-squares fit from `u0`; `runs` counts the model runs it made."""
+    before, payoff._last = payoff.nruns, None
     fit = optimize.least_squares(payoff.residuals, np.clip(u0, 0, 1), bounds=(0, 1), method="trf",
                                  jac=payoff.jacobian_u, max_nfev=max_runs, x_scale=1.0)
-    fit.runs = fit.nfev + fit.njev * (len(u0) + 1)
+    fit.runs = payoff.nruns - before
     return fit
 
 
@@ -246,7 +266,7 @@ def calibrate(spec_or_objects, method: str | None = None, seed: int | None = Non
             # vectorised calls, not runs)
             runs, success = payoff.nruns, bool(fit.success)
             message = f"differential evolution ({de.nit} generations: {de.message}), then {fit.message}"
-        return _result(spec, payoff, np.clip(fit.x, 0, 1), method, seed, runs + k + 1, success, message,
+        return _result(spec, payoff, np.clip(fit.x, 0, 1), method, seed, runs, success, message,
                        say, held, holdout_from)
     finally:
         if pool:
@@ -259,9 +279,11 @@ def _result(spec, payoff: Payoff, u, method, seed, runs, success, message, say, 
     from sdvag.analysis.calibration_projection import gaussian_draws, project
     say("computing the Jacobian, intervals and fit statistics")
     payoff.progress = None
-    model = evaluate(payoff.runs, payoff.natural(u)[None, :])[0]
+    before = payoff.nruns
+    model, jac_u = payoff.at(u)  # no new run where the fit's last step asked for this Jacobian
+    runs += payoff.nruns - before
     residuals = payoff.residuals_of(model)
-    jac = payoff.jacobian(u)
+    jac = jac_u / payoff.span
     values = payoff.values(u)
     x = np.array(list(values.values()))
     unc = uncertainty(jac, residuals, x, payoff.names)

@@ -13,7 +13,6 @@ import os
 import signal
 
 import numpy as np
-import pandas as pd
 
 from sdvag.analysis.observation import Plan
 from sdvag.errors import SdvagError
@@ -54,6 +53,16 @@ class ModelRuns:
         return {**times, "save_step": times["dt"],
                 "stop": min(times["stop"], times["start"] + steps * times["dt"])}
 
+    @property
+    def batched(self) -> bool:
+        """Whether a batch of sets runs as one call of the vectorised engine (costing about
+        what one run does) rather than as one PySD run per set."""
+        try:
+            Engine.for_model(self.scenario.model, self.scenario.model_data)
+        except NotCovered:
+            return False
+        return True
+
     def on_engine(self, values: np.ndarray) -> np.ndarray | None:
         """The observations of every row at once on the vectorised engine; None where it does
         not cover the model (then runs go to PySD, one per set)."""
@@ -66,8 +75,7 @@ class ModelRuns:
         rows = np.full((len(values), len(self.plan.observations)), np.nan)
         with np.errstate(all="ignore"):
             for i in (i for i, failed in enumerate(runs.failed) if failed is None):
-                frame = pd.DataFrame(runs.data[i].T, index=runs.time, columns=self.plan.columns)
-                rows[i] = self.plan.from_frame(frame)
+                rows[i] = self.plan.values(runs.time, dict(zip(self.plan.columns, runs.data[i])))
         return np.where(np.isfinite(rows), rows, np.nan)
 
     def __call__(self, values) -> np.ndarray:

@@ -29,13 +29,13 @@ def used_by(info: ModelInfo, var: Variable) -> list[str]:
 
 def spaced_names(info: ModelInfo) -> list[tuple[str, str]]:
     """(variable, name) for each equation that writes a multi-word variable name with spaces."""
-    multi = [v.name for v in info.variables.values() if len(canonical(v.name).split()) > 1]
+    multi = [(v.name, canonical(v.name).split()) for v in info.variables.values()]
+    multi = [(name, parts) for name, parts in multi if len(parts) > 1]
     found = []
     for var in info.variables.values():
         words = [canonical(t) if is_name(t) and not t.startswith('"') else None for t in tokens(var.equation)]
-        for name in multi:
-            parts = canonical(name).split()
-            if any(words[i:i + len(parts)] == parts for i in range(len(words) - len(parts) + 1)):
+        for name, parts in multi:
+            if parts[0] in words and any(words[i:i + len(parts)] == parts for i in range(len(words) - len(parts) + 1)):
                 found.append((var.name, name))
     return found
 

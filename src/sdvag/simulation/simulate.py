@@ -34,6 +34,7 @@ LONG_RUN_STEPS = 100_000  # about three seconds of PySD: longer runs show progre
 
 _SIMULATORS: dict[tuple[str, str], "Simulator"] = {}
 _METHODS: dict[tuple[str, str], str] = {}  # integration method of each model content
+_TEMPLATES: dict[tuple, tuple] = {}  # see _template
 
 
 def step_threshold(at: float) -> float:
@@ -175,24 +176,39 @@ class Simulator:
         return self._copies[key]
 
 
-def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: dict) -> xr.Dataset:
-    """PySD's DataFrame as a Dataset named, documented and traced to its model and scenario."""
+def _template(info: ModelInfo, columns: tuple[str, ...], time: np.ndarray) -> tuple[list, xr.Dataset]:
+    """(column index, variable name) of the model's variables among PySD's columns, and a
+    Dataset of those variables (attributes, time coordinate) that a run's Dataset copies with
+    its own values. Worked out once per model, column set and time grid (every run of a model
+    has the same columns): xarray's constructor checks and aligns every variable again, a few
+    per cent of a short run. A copy gets its own attributes, and the time index is read-only."""
+    key = (str(info.path), info.sha256, columns)
+    if key in _TEMPLATES and np.array_equal(_TEMPLATES[key][1]["time"].to_numpy(), time):
+        return _TEMPLATES[key]
     by_key = {canonical(name): var for name, var in info.variables.items()}
     # PySD's own INITIAL TIME, FINAL TIME...: not the model's variables; an array's element is
     # its own column, "Price[Boston]"
-    wanted = []
-    for j, column in enumerate(map(str, frame.columns)):
+    layout, data = [], {}
+    for j, column in enumerate(columns):
         base, bracket, element = column.partition("[")
-        if canonical(base) in by_key:
-            wanted.append((j, by_key[canonical(base)], bracket + element))
+        var = by_key.get(canonical(base))
+        if var is not None:
+            layout.append((j, var.name + bracket + element))
+            data[var.name + bracket + element] = (("time",), np.zeros(time.size),
+                                                  {"units": var.units, "doc": var.doc, "kind": var.role})
+    coords = {"time": ("time", time.copy(), {"units": info.sim.time_units or "time"})}
+    _TEMPLATES[key] = layout, xr.Dataset(data, coords=coords)
+    return _TEMPLATES[key]
+
+
+def to_dataset(frame: pd.DataFrame, info: ModelInfo, scenario: Scenario, times: dict) -> xr.Dataset:
+    """PySD's DataFrame as a Dataset named, documented and traced to its model and scenario."""
     try:
         block = frame.to_numpy(dtype=float)
     except (TypeError, ValueError):  # a column PySD left as objects
         block = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    data = {var.name + element: (("time",), block[:, j], {"units": var.units, "doc": var.doc, "kind": var.role})
-            for j, var, element in wanted}
-    time = np.asarray(frame.index, dtype=float)
-    ds = xr.Dataset(data, coords={"time": ("time", time, {"units": info.sim.time_units or "time"})})
+    layout, template = _template(info, tuple(map(str, frame.columns)), np.asarray(frame.index, dtype=float))
+    ds = template.copy(data={name: block[:, j] for j, name in layout})
     ds.attrs.update({
         "model": str(info.path),
         "model_sha256": info.sha256,

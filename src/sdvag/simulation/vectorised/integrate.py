@@ -11,6 +11,7 @@ and the finish, and replaces only the loop.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from sdvag.simulation.vectorised.compiler import NotCovered, Program, Table
 from sdvag.simulation.vectorised.statefuls import Delay, DelayFixed
 
 RPREC = 1e-5  # PySD's relative precision of the final and save times (components.Time.rprec)
+_total = np.add.reduce  # np.sum without its Python wrapper: called for every stateful every step
 
 
 class _Values(dict):
@@ -210,7 +212,7 @@ def _mark(failed: list, bad: np.ndarray, which: np.ndarray, name: str) -> None:
 def _check(s: State, program: Program, rates: list, failed: list, bad: np.ndarray) -> None:
     """Runs whose rates stopped being finite, each named by the first variable (in the order
     they were computed, causes before effects) whose value is not finite."""
-    if all(r is None or np.isfinite(np.sum(r)) for r in rates):  # one pass, no temporary array
+    if all(r is None or math.isfinite(_total(r, axis=None)) for r in rates):  # one pass, no temporary
         return
     wrong = np.zeros(s.n, dtype=bool)
     for stateful, rate in zip(program.statefuls, rates):
