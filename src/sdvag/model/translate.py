@@ -118,6 +118,22 @@ def _discard(folder: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def _manifest(files: tuple[DataFile, ...]) -> str:
+    return "".join(f"{f.digest}  {f.name}\n" for f in files)
+
+
+def data_unchanged(info: ModelInfo, py_file: Path) -> bool:
+    """Whether the data files the model reads still hold what its translation at `py_file` read
+    (a process that keeps a compiled model reads an edited spreadsheet again)."""
+    if not info.external:
+        return True
+    try:
+        recorded = (py_file.parent / DATA_CHECKSUMS).read_text(encoding="utf-8")
+        return recorded == _manifest(read_data_files(info.path, info.external))
+    except (OSError, SdvagError):
+        return False
+
+
 def translated_file(info: ModelInfo, data: bytes, files: tuple[DataFile, ...] = ()) -> Path:
     """Path of the PySD translation of this model content (and of these data files, copied
     beside it), translating it if not cached yet."""
@@ -157,8 +173,7 @@ def translated_file(info: ModelInfo, data: bytes, files: tuple[DataFile, ...] = 
                              f"expects ({problem}); it is not run")
         (work / CHECKSUM).write_text(hashlib.sha256(python).hexdigest() + "\n", encoding="ascii")
         if files:
-            (work / DATA_CHECKSUMS).write_text("".join(f"{f.digest}  {f.name}\n" for f in files),
-                                               encoding="utf-8")
+            (work / DATA_CHECKSUMS).write_text(_manifest(files), encoding="utf-8")
         try:
             os.rename(work, final)
         except OSError:
