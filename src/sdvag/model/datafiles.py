@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import stat
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from sdvag.model.tree import canonical, unsafe_name
 # What PySD's external-data runtime reads (pysd.py_backend.external): spreadsheets with pandas'
 # Excel/OpenDocument readers, .csv with read_csv, anything else with read_table.
 SPREADSHEETS = frozenset({".xls", ".xlsx", ".xlsm", ".xlsb", ".ods"})
-DELIMITED = frozenset({".csv", ".tab", ".txt", ".dat"})
+DELIMITED = frozenset({".csv", ".tab", ".txt"})
 _READER_MODULE = "pysd/py_backend/external.py"
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
@@ -81,18 +82,26 @@ def read_data_files(model: Path, references) -> tuple[DataFile, ...]:
         target = folder.joinpath(*relative.parts)
         try:
             real = target.resolve(strict=True)
-            mode = real.stat().st_mode
         except (OSError, RuntimeError):
             raise _refuse(model, variable, name, f"no such file in {folder}") from None
         if not real.is_relative_to(folder):
             raise _refuse(model, variable, name, "it leads out of the model's folder (a symlink)")
-        if not stat.S_ISREG(mode):
-            raise _refuse(model, variable, name, "not a regular file")
-        try:
-            found[name] = DataFile(name, real.read_bytes())
-        except OSError as exc:
-            raise _refuse(model, variable, name, f"cannot be read ({exc.strerror or exc})") from None
+        content = _regular_file_bytes(real, lambda why: _refuse(model, variable, name, why))
+        found[name] = DataFile(name, content)
     return tuple(found[name] for name in sorted(found))
+
+
+def _regular_file_bytes(path: Path, refuse) -> bytes:
+    """The bytes of a regular file, opened without following a symlink or waiting on a fifo and
+    checked as opened (so that it cannot be swapped for something else after the check)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise refuse(f"cannot be read ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise refuse("not a regular file")
+        return handle.read()
 
 
 def place(files: tuple[DataFile, ...], folder: Path) -> None:
