@@ -3,9 +3,10 @@
 The cache key is the file's SHA-256, the names and SHA-256s of the data files it reads (GET XLS
 ... in a Vensim model, model/datafiles.py) and the PySD version, so an edited model or
 spreadsheet is translated and read again and an unchanged one never is. The data files are
-copied into the entry, beside the translation, which reads them from there. A translation is written to a private temporary folder and then
-renamed into place: rename is atomic, so two processes translating the same model at once each
-either win the rename or find the other's complete result; neither can see a half-written file.
+copied into the entry, beside the translation, which reads them from there. A translation is
+written to a private temporary folder and then renamed into place: rename is atomic, so two
+processes translating the same model at once each either win the rename or find the other's
+complete result; neither can see a half-written file.
 
 The cache is code that will be imported, so it must be the user's own: a folder owned by the
 user that nobody else may write (created 0700), else sdvag refuses to run. PySD translates a
