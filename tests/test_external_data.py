@@ -192,3 +192,12 @@ def test_a_translation_may_read_only_the_checked_files(model):
     assert "reads a data file sdvag did not check" in translation_problem(elsewhere, checked)
     aliased = source + "\nreader = ExtConstant\n"
     assert "uses ExtConstant other than to read a file" in translation_problem(aliased, checked)
+
+
+def test_a_damaged_data_copy_in_the_cache_is_replaced(model, capsys):
+    from sdvag.model.translate import compiled
+    _, py_file = compiled(model)
+    (py_file.parent / "offset.csv").write_text("name,value\noffset,99\n")
+    _, again = compiled(model)
+    assert "the data file offset.csv does not match its checksum" in capsys.readouterr().err
+    assert (again.parent / "offset.csv").read_text() == "name,value\noffset,7\n"
