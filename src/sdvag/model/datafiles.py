@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from sdvag.errors import SdvagError, shown
+from sdvag.model.info import ModelInfo
 from sdvag.model.tree import canonical, unsafe_name
 
 # What PySD's external-data runtime reads (pysd.py_backend.external): spreadsheets with pandas'
@@ -25,6 +26,7 @@ from sdvag.model.tree import canonical, unsafe_name
 SPREADSHEETS = frozenset({".xls", ".xlsx", ".xlsm", ".xlsb", ".ods"})
 DELIMITED = frozenset({".csv", ".tab", ".txt"})
 _READER_MODULE = "pysd/py_backend/external.py"
+MANIFEST = "data.sha256"  # in a translation cache entry: "<sha256>  <name>" per data file copied
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -110,6 +112,39 @@ def place(files: tuple[DataFile, ...], folder: Path) -> None:
         target = folder.joinpath(*PurePosixPath(item.name).parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(item.content)
+
+
+def manifest(files: tuple[DataFile, ...]) -> str:
+    return "".join(f"{f.digest}  {f.name}\n" for f in files)
+
+
+def copies_problem(folder: Path) -> tuple[str | None, frozenset[str]]:
+    """Why the copies of its data files in a cache entry are damaged (or None), and their names."""
+    listed = folder / MANIFEST
+    if not listed.exists():
+        return None, frozenset()
+    names = set()
+    try:
+        for line in listed.read_text(encoding="utf-8").splitlines():
+            recorded, name = line.split("  ", 1)
+            names.add(name)
+            if hashlib.sha256((folder / name).read_bytes()).hexdigest() != recorded:
+                return f"the data file {name} does not match its checksum", frozenset(names)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"its data files are unreadable or missing ({exc})", frozenset(names)
+    return None, frozenset(names)
+
+
+def data_unchanged(info: ModelInfo, py_file: Path) -> bool:
+    """Whether the data files a model reads still hold what its translation at
+    `py_file` read (a process that keeps a compiled model reads an edited spreadsheet again)."""
+    if not info.external:
+        return True
+    try:
+        recorded = (py_file.parent / MANIFEST).read_text(encoding="utf-8")
+        return recorded == manifest(read_data_files(info.path, info.external))
+    except (OSError, SdvagError):
+        return False
 
 
 def data_error(exc: BaseException, model: Path, references, entry: Path) -> SdvagError | None:

@@ -105,7 +105,7 @@ _MODULE_IMPORTS = {"numpy": "np", "xarray": "xr"}
 _FROM_IMPORTS = {"pathlib": {"Path"}, "pysd": {"Component"}}
 _RUNTIME = {f"pysd.py_backend.{m}" for m in ("functions", "statefuls", "lookups", "allocation", "external")}
 _READERS = frozenset({"ExtConstant", "ExtData", "ExtLookup"})  # their first argument is a file
-_BUILTINS = frozenset({"float", "int", "bool", "abs", "min", "max", "len", "range", "sum", "round",
+_BUILTINS = frozenset({"float", "int", "abs", "min", "max", "len", "range", "sum", "round",
                        "True", "False", "None", "__file__"})
 _NUMPY = frozenset({
     "abs", "all", "any", "arange", "arccos", "arcsin", "arctan", "array", "cos", "cosh", "empty",
@@ -147,17 +147,17 @@ def translation_problem(source: str, data_files: frozenset[str] = frozenset()) -
             defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.FunctionDef):
             defined.add(node.name)
-        elif not (isinstance(node, ast.Expr) and (isinstance(node.value, ast.Constant) or _adds_range(node.value))):
+        elif not (isinstance(node, ast.Expr) and (isinstance(node.value, ast.Constant)
+                                                  or _adds_range(node.value))):
             return f"line {node.lineno}: a {type(node).__name__} statement"
     return _check_tree(tree, defined) or _check_readers(tree, defined, data_files)
 
 
 def _adds_range(call) -> bool:
-    """`_ext_x.add(...)` or `_hardcodedlookup_x.add(...)`: a further subscript range of a
-    variable defined piecewise, for an external-data reader (_check_readers) or a lookup."""
+    """`_ext_x.add(file, ...)`: a further subscript range an external-data reader reads
+    (its file is checked by _check_readers)."""
     return isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "add" \
-        and isinstance(call.func.value, ast.Name) \
-        and call.func.value.id.startswith(("_ext_", "_hardcodedlookup_"))
+        and isinstance(call.func.value, ast.Name) and call.func.value.id.startswith("_ext_")
 
 
 def _check_readers(tree: ast.Module, defined: set[str], data_files: frozenset[str]) -> str | None:
@@ -176,7 +176,7 @@ def _check_readers(tree: ast.Module, defined: set[str], data_files: frozenset[st
         func = node.func
         if isinstance(func, ast.Name) and func.id in _READERS & defined or (
                 isinstance(func, ast.Attribute) and func.attr == "add"
-                and isinstance(func.value, ast.Name) and func.value.id in readers):
+                and isinstance(func.value, ast.Name) and (func.value.id in readers or _adds_range(node))):
             first = node.args[0] if node.args else None
             if not (isinstance(first, ast.Constant) and first.value in data_files):
                 return f"line {node.lineno}: reads a data file sdvag did not check"

@@ -30,7 +30,8 @@ import numpy as np
 import pysd
 
 from sdvag.errors import SdvagError, UnsupportedFeature
-from sdvag.model.datafiles import DataFile, data_error, place, read_data_files
+from sdvag.model.datafiles import (MANIFEST, DataFile, copies_problem, data_error, manifest, place,
+                                   read_data_files)
 from sdvag.model.names import refuse_spaced_names
 from sdvag.model.pysd_errors import explain
 from sdvag.model.sanitise import pysd_tree, translation_problem
@@ -40,7 +41,6 @@ from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
 CACHE_FORMAT = "6"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
 CHECKSUM = "model.py.sha256"
-DATA_CHECKSUMS = "data.sha256"  # "<sha256>  <name>" per data file copied into the entry
 
 
 def cache_root() -> Path:
@@ -73,23 +73,6 @@ def _key(data: bytes, files: tuple[DataFile, ...] = ()) -> str:
     return digest.hexdigest()[:32]
 
 
-def _data_problem(folder: Path) -> tuple[str | None, frozenset[str]]:
-    """Why an entry's copies of its data files are damaged (or None), and their names."""
-    manifest = folder / DATA_CHECKSUMS
-    if not manifest.exists():
-        return None, frozenset()
-    names = set()
-    try:
-        for line in manifest.read_text(encoding="utf-8").splitlines():
-            recorded, name = line.split("  ", 1)
-            names.add(name)
-            if hashlib.sha256((folder / name).read_bytes()).hexdigest() != recorded:
-                return f"the data file {name} does not match its checksum", frozenset(names)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return f"its data files are unreadable or missing ({exc})", frozenset(names)
-    return None, frozenset(names)
-
-
 def entry_problem(folder: Path) -> str | None:
     """Why a cache entry must not be imported (missing, damaged or altered), or None."""
     try:
@@ -99,7 +82,7 @@ def entry_problem(folder: Path) -> str | None:
         return f"{getattr(exc, 'filename', None) or 'its checksum'} unreadable or missing"
     if hashlib.sha256(source).hexdigest() != recorded:
         return "model.py does not match its checksum"
-    problem, data_names = _data_problem(folder)
+    problem, data_names = copies_problem(folder)
     if problem:
         return problem
     try:
@@ -117,22 +100,6 @@ def _discard(folder: Path) -> None:
     except FileNotFoundError:
         pass  # another process discarded it first
     shutil.rmtree(trash, ignore_errors=True)
-
-
-def _manifest(files: tuple[DataFile, ...]) -> str:
-    return "".join(f"{f.digest}  {f.name}\n" for f in files)
-
-
-def data_unchanged(info: ModelInfo, py_file: Path) -> bool:
-    """Whether the data files the model reads still hold what its translation at `py_file` read
-    (a process that keeps a compiled model reads an edited spreadsheet again)."""
-    if not info.external:
-        return True
-    try:
-        recorded = (py_file.parent / DATA_CHECKSUMS).read_text(encoding="utf-8")
-        return recorded == _manifest(read_data_files(info.path, info.external))
-    except (OSError, SdvagError):
-        return False
 
 
 def translated_file(info: ModelInfo, data: bytes, files: tuple[DataFile, ...] = ()) -> Path:
@@ -174,7 +141,7 @@ def translated_file(info: ModelInfo, data: bytes, files: tuple[DataFile, ...] = 
                              f"expects ({problem}); it is not run")
         (work / CHECKSUM).write_text(hashlib.sha256(python).hexdigest() + "\n", encoding="ascii")
         if files:
-            (work / DATA_CHECKSUMS).write_text(_manifest(files), encoding="utf-8")
+            (work / MANIFEST).write_text(manifest(files), encoding="utf-8")
         try:
             os.rename(work, final)
         except OSError:

@@ -27,7 +27,8 @@ from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps, time_grid_problems, time_settings
 from sdvag.model.rewrite import ModelCopy
 from sdvag.model.pysd_errors import explain, warned_wrong
-from sdvag.model.translate import data_unchanged, load
+from sdvag.model.datafiles import data_unchanged
+from sdvag.model.translate import load
 from sdvag.model.xmile import ModelInfo, canonical, model_bytes, parse_model
 
 LONG_RUN_STEPS = 100_000  # about three seconds of PySD: longer runs show progress on a terminal
