@@ -82,6 +82,7 @@ class ModelInfo:
     root: ET.Element = field(compare=False, repr=False)
     data: bytes = field(default=b"", compare=False, repr=False)  # the file's content, as hashed
     refusals: tuple[tuple[str, str | None], ...] = ()  # (feature, variable) found while reading
+    external: tuple[tuple[str, str], ...] = ()  # (variable, data file as written) it reads
 
     def find(self, name: str) -> Variable | None:
         """The variable a (case-, space- and underscore-insensitive) name refers to."""

@@ -9,7 +9,8 @@ dropped) and may hold no backslash or control character; the time settings are t
 sdvag read. Then, before the translation is imported, its syntax tree must have only the shapes
 PySD writes for the XMILE sdvag accepts: imports of pathlib, numpy, xarray and PySD's runtime,
 assignments and decorated component functions that use only names defined in the file, their
-arguments and a few harmless builtins, and no private or dunder attribute.
+arguments and a few harmless builtins, and no private or dunder attribute; PySD's readers of
+external data (a Vensim GET XLS ...) only of the data files sdvag checked (model/datafiles.py).
 """
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ def pysd_source(info: ModelInfo) -> bytes:
 # What a PySD translation of an XMILE model sdvag accepts may contain.
 _MODULE_IMPORTS = {"numpy": "np", "xarray": "xr"}
 _FROM_IMPORTS = {"pathlib": {"Path"}, "pysd": {"Component"}}
-_RUNTIME = {f"pysd.py_backend.{m}" for m in ("functions", "statefuls", "lookups", "allocation")}
+_RUNTIME = {f"pysd.py_backend.{m}" for m in ("functions", "statefuls", "lookups", "allocation", "external")}
+_READERS = frozenset({"ExtConstant", "ExtData", "ExtLookup"})  # their first argument is a file
 _BUILTINS = frozenset({"float", "int", "abs", "min", "max", "len", "range", "sum", "round",
                        "True", "False", "None", "__file__"})
 _NUMPY = frozenset({
@@ -120,8 +122,9 @@ _NODES = frozenset({
     "BitAnd", "BitOr", "Invert"})
 
 
-def translation_problem(source: str) -> str | None:
-    """Why this Python file is not a translation sdvag may import, or None if it is one."""
+def translation_problem(source: str, data_files: frozenset[str] = frozenset()) -> str | None:
+    """Why this Python file is not a translation sdvag may import, or None if it is one.
+    `data_files`: the names of the data files it may read (checked, and copied beside it)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError) as exc:
@@ -144,9 +147,40 @@ def translation_problem(source: str) -> str | None:
             defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.FunctionDef):
             defined.add(node.name)
-        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+        elif not (isinstance(node, ast.Expr) and (isinstance(node.value, ast.Constant)
+                                                  or _adds_range(node.value))):
             return f"line {node.lineno}: a {type(node).__name__} statement"
-    return _check_tree(tree, defined)
+    return _check_tree(tree, defined) or _check_readers(tree, defined, data_files)
+
+
+def _adds_range(call) -> bool:
+    """`_ext_x.add(file, ...)`: a further subscript range an external-data reader reads
+    (its file is checked by _check_readers)."""
+    return isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "add" \
+        and isinstance(call.func.value, ast.Name) and call.func.value.id.startswith("_ext_")
+
+
+def _check_readers(tree: ast.Module, defined: set[str], data_files: frozenset[str]) -> str | None:
+    """Every reader of external data (`ExtConstant(file, ...)`, `_ext_x.add(file, ...)`) reads
+    a file named as a plain string among `data_files`."""
+    readers = {t.id for node in tree.body if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+               and isinstance(node.value.func, ast.Name) and node.value.func.id in _READERS
+               for t in node.targets if isinstance(t, ast.Name)}
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in _READERS and isinstance(node.ctx, ast.Load) \
+                and id(node) not in called:
+            return f"line {node.lineno}: uses {node.id} other than to read a file"
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in _READERS & defined or (
+                isinstance(func, ast.Attribute) and func.attr == "add"
+                and isinstance(func.value, ast.Name) and (func.value.id in readers or _adds_range(node))):
+            first = node.args[0] if node.args else None
+            if not (isinstance(first, ast.Constant) and first.value in data_files):
+                return f"line {node.lineno}: reads a data file sdvag did not check"
+    return None
 
 
 def _check_tree(tree: ast.Module, defined: set[str]) -> str | None:

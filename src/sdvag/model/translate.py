@@ -1,9 +1,12 @@
 """XMILE or Vensim -> PySD, translated once per file content and cached outside models/.
 
-The cache key is the file's SHA-256 plus the PySD version, so an edited model is translated again
-and an unchanged one never is. A translation is written to a private temporary folder and then
-renamed into place: rename is atomic, so two processes translating the same model at once each
-either win the rename or find the other's complete result; neither can see a half-written file.
+The cache key is the file's SHA-256, the names and SHA-256s of the data files it reads (GET XLS
+... in a Vensim model, model/datafiles.py) and the PySD version, so an edited model or
+spreadsheet is translated and read again and an unchanged one never is. The data files are
+copied into the entry, beside the translation, which reads them from there. A translation is
+written to a private temporary folder and then renamed into place: rename is atomic, so two
+processes translating the same model at once each either win the rename or find the other's
+complete result; neither can see a half-written file.
 
 The cache is code that will be imported, so it must be the user's own: a folder owned by the
 user that nobody else may write (created 0700), else sdvag refuses to run. PySD translates a
@@ -27,6 +30,8 @@ import numpy as np
 import pysd
 
 from sdvag.errors import SdvagError, UnsupportedFeature
+from sdvag.model.datafiles import (MANIFEST, DataFile, copies_problem, data_error, manifest, place,
+                                   read_data_files)
 from sdvag.model.names import refuse_spaced_names
 from sdvag.model.pysd_errors import explain
 from sdvag.model.sanitise import pysd_tree, translation_problem
@@ -60,8 +65,10 @@ def cache_root() -> Path:
     return base
 
 
-def _key(data: bytes) -> str:
+def _key(data: bytes, files: tuple[DataFile, ...] = ()) -> str:
     digest = hashlib.sha256(data)
+    for item in files:
+        digest.update(f"|data={item.digest} {item.name}".encode())
     digest.update(f"|pysd={pysd.__version__}|format={CACHE_FORMAT}".encode())
     return digest.hexdigest()[:32]
 
@@ -75,8 +82,11 @@ def entry_problem(folder: Path) -> str | None:
         return f"{getattr(exc, 'filename', None) or 'its checksum'} unreadable or missing"
     if hashlib.sha256(source).hexdigest() != recorded:
         return "model.py does not match its checksum"
+    problem, data_names = copies_problem(folder)
+    if problem:
+        return problem
     try:
-        problem = translation_problem(source.decode("utf-8"))
+        problem = translation_problem(source.decode("utf-8"), data_names)
     except UnicodeDecodeError:
         problem = "model.py is not text"
     return problem
@@ -92,9 +102,10 @@ def _discard(folder: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def translated_file(info: ModelInfo, data: bytes) -> Path:
-    """Path of the PySD translation of this model content, translating it if not cached yet."""
-    final = cache_root() / _key(data)
+def translated_file(info: ModelInfo, data: bytes, files: tuple[DataFile, ...] = ()) -> Path:
+    """Path of the PySD translation of this model content (and of these data files, copied
+    beside it), translating it if not cached yet."""
+    final = cache_root() / _key(data, files)
     target = final / "model.py"
     if final.exists():
         problem = entry_problem(final)
@@ -107,7 +118,7 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
     tree = None if vensim else pysd_tree(info)  # refuses unsafe names and equations first
     work = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
     try:
-        vensim = info.path.suffix.lower() == VENSIM_SUFFIX
+        place(files, work)
         source = work / ("model.mdl" if vensim else "model.xmile")
         # XMILE: the sanitised copy (no text that could become code), its builtins rewritten into
         # what PySD simulates correctly; Vensim: the file itself (its translation is checked below)
@@ -120,13 +131,17 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
             try:
                 (pysd.read_vensim if vensim else pysd.read_xmile)(str(source), initialize=False)
             except Exception as exc:  # PySD raises many types for what it cannot read
-                raise UnsupportedFeature(*explain(exc, info), info.path) from None
+                # (a GET DIRECT SUBSCRIPT's file is read while translating)
+                raise data_error(exc, info.path, info.external, work) \
+                    or UnsupportedFeature(*explain(exc, info), info.path) from None
         python = (work / "model.py").read_bytes()
-        problem = translation_problem(python.decode("utf-8"))
+        problem = translation_problem(python.decode("utf-8"), frozenset(f.name for f in files))
         if problem:
             raise SdvagError(f"{info.path}: PySD's translation of this model is not what sdvag "
                              f"expects ({problem}); it is not run")
         (work / CHECKSUM).write_text(hashlib.sha256(python).hexdigest() + "\n", encoding="ascii")
+        if files:
+            (work / MANIFEST).write_text(manifest(files), encoding="utf-8")
         try:
             os.rename(work, final)
         except OSError:
@@ -151,7 +166,7 @@ def compiled(path: str | Path, integrators: tuple[str, ...] = ("euler",),
     if path.suffix.lower() != VENSIM_SUFFIX:
         refuse_spaced_names(info)
     ensure_supported(info, integrators)
-    return info, translated_file(info, data)
+    return info, translated_file(info, data, read_data_files(path, info.external))
 
 
 def abstract_model(path: str | Path, integrators: tuple[str, ...], data: bytes | None = None):
@@ -174,5 +189,11 @@ def load(path: str | Path, data: bytes | None = None) -> tuple[ModelInfo, "pysd.
     info, py_file = compiled(path, data=data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = pysd.load(str(py_file))
+        try:
+            model = pysd.load(str(py_file))
+        except Exception as exc:  # reading the data files is the first thing that can fail
+            problem = data_error(exc, info.path, info.external, py_file.parent)
+            if problem is None:
+                raise
+            raise problem from None
     return info, model

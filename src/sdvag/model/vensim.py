@@ -26,13 +26,13 @@ CONTROLS = {"initial time": "start", "final time": "stop", "time step": "dt", "s
 REFUSED_STRUCTURES = {
     "AllocateAvailableStructure": "ALLOCATE AVAILABLE (PySD's allocation differs from Vensim's "
                                   "by up to 1%)",
-    "GetDataStructure": "external data files (GET ... DATA)",
-    "GetLookupsStructure": "external data files (GET ... LOOKUPS)",
-    "GetConstantsStructure": "external data files (GET ... CONSTANTS)",
-    "DataStructure": "data variables (values read from a .vdf or external file)",
+    "DataStructure": "a data variable with no file named in the model (Vensim reads its values "
+                     "from a .vdf or data file chosen at run time)",
     "GameStructure": "GAME inputs (interactive)",
 }
 RANDOM_PREFIX = "random_"  # RANDOM UNIFORM, RANDOM NORMAL...: Vensim's random stream
+# GET XLS/DIRECT CONSTANTS, DATA and LOOKUPS: PySD reads their files (model/datafiles.py checks them)
+EXTERNAL_STRUCTURES = ("GetConstantsStructure", "GetDataStructure", "GetLookupsStructure")
 
 
 def _walk(node):
@@ -51,8 +51,6 @@ def refusals(elements) -> tuple[tuple[str, str], ...]:
     found = []
     for element in elements:
         for component in element.components:
-            if component.type == "Data":
-                found.append((REFUSED_STRUCTURES["DataStructure"], element.name))
             for node in _walk(component.ast):
                 kind = type(node).__name__
                 if kind in REFUSED_STRUCTURES:
@@ -65,6 +63,22 @@ def refusals(elements) -> tuple[tuple[str, str], ...]:
                     name = node.function.reference.replace("_", " ").upper()
                     found.append((f"{name} (Vensim's random number stream cannot be reproduced)",
                                   element.name))
+    return tuple(found)
+
+
+def external_files(model) -> tuple[tuple[str, str], ...]:
+    """(variable or subscript range, file name as written) for every file the model reads:
+    GET ... CONSTANTS/DATA/LOOKUPS in equations, GET DIRECT SUBSCRIPT in subscript ranges."""
+    found = []
+    for section in model.sections:
+        for subscript in section.subscripts:
+            if isinstance(subscript.subscripts, dict):
+                found.append((subscript.name, str(subscript.subscripts.get("file", ""))))
+        for element in section.elements:
+            for component in element.components:
+                for node in _walk(component.ast):
+                    if type(node).__name__ in EXTERNAL_STRUCTURES:
+                        found.append((element.name, str(node.file)))
     return tuple(found)
 
 
@@ -181,4 +195,4 @@ def parse_mdl(data: bytes, path: Path) -> ModelInfo:
     ET.SubElement(root, "model")
     return ModelInfo(path=path, sha256=hashlib.sha256(data).hexdigest(), name=path.stem,
                      sim=_sim_specs(elements, path), variables=variables, units=(), root=root, data=data,
-                     refusals=refusals(elements.values()))
+                     refusals=refusals(elements.values()), external=external_files(model))

@@ -188,7 +188,10 @@ class Checker:
                            f"{suggest(name, self.info.variables)}")
             return None
         if want != "any" and var.role != want:
-            self.fail(key, f"{var.name!r} is a {var.role}, not a {want}")
+            read_from = next((file for variable, file in self.info.external if variable == var.name), None)
+            self.fail(key, f"{var.name!r} is read from the data file {read_from!r}; sdvag does not "
+                           "override values read from a file (edit the file)" if read_from else
+                           f"{var.name!r} is a {var.role}, not a {want}")
             return None
         return var
 

@@ -27,6 +27,7 @@ from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps, time_grid_problems, time_settings
 from sdvag.model.rewrite import ModelCopy
 from sdvag.model.pysd_errors import explain, warned_wrong
+from sdvag.model.datafiles import data_unchanged
 from sdvag.model.translate import load
 from sdvag.model.xmile import ModelInfo, canonical, model_bytes, parse_model
 
@@ -63,7 +64,8 @@ class Simulator:
 
     @classmethod
     def for_model(cls, path: str | Path, data: bytes | None = None) -> "Simulator":
-        """The process-wide simulator of a model file, compiled again if the file changed.
+        """The process-wide simulator of a model file, compiled again if the file or a data file
+        it reads changed.
 
         `data`: the file's content as already read and checked (worker processes get it from
         their parent), so that every run uses exactly the bytes whose SHA-256 is recorded.
@@ -71,7 +73,8 @@ class Simulator:
         path = Path(path).absolute()
         data = model_bytes(path) if data is None else data
         key = (str(path), hashlib.sha256(data).hexdigest())
-        if key not in _SIMULATORS:
+        if key not in _SIMULATORS or not data_unchanged(_SIMULATORS[key].info,
+                                                        Path(_SIMULATORS[key].model.py_model_file)):
             _SIMULATORS[key] = cls(path, data)
         return _SIMULATORS[key]
 
