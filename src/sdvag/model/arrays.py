@@ -1,14 +1,29 @@
-"""Subscripted (arrayed) XMILE variables: the forms PySD's XMILE translator gets wrong, refused.
+"""Subscripted (arrayed) XMILE variables: the array builtins in PySD's terms, and the forms PySD's
+XMILE translator gets wrong, refused.
 
 PySD translates apply-to-all and element-by-element arrays, subscripted references and
 `SUM(x[Dim!])`-style reductions, and simulates them as Stella and Simlin do (checked against the
 canonical outputs of the SDXorg and Simlin test models; tests/test_arrays.py keeps closed-form
-checks). Forms it cannot parse fail inside PySD and are reported by pysd_errors. The forms it
-parses but simulates wrongly are listed here.
+checks). Its one-argument MAX and MIN reduce over every dimension (a partial `MAX(x[*, B])`
+fails), and it has no MEAN or SIZE of an array, so the one-argument array builtins are rewritten
+(`reduction`, called by builtins.rewrite_equation once `*` is PySD's `Dim!`):
+
+    SUM(x[*]), PROD(x[*])      as written
+    SUM(x)  (x arrayed)        SUM(x[Dim!, ...])        (PySD would return x itself)
+    MAX(x[*, B]), MIN(...)     VMAX(x[Dim!, B])          (PySD's reduction over the ! dimensions)
+    MEAN(x[*, B])              (SUM(x[Dim!, B]) / n)    n: the number of elements reduced
+    SIZE(Dim), SIZE(x[*])      the number of elements
+    x[*:Sub]                   x[Sub!]                  (the elements of Sub, a subrange)
+
+Forms it cannot parse fail inside PySD and are reported by pysd_errors. The forms it parses but
+simulates wrongly are refused here (array_problems).
 """
 from __future__ import annotations
 
-from sdvag.model.xmile import ModelInfo, Variable, canonical, children, tokens
+from sdvag.model.xmile import ModelInfo, Variable, canonical, children, is_name, token_spans, tokens
+
+# The array builtins taking one array argument (sdvag rewrites them, see the module doc).
+REDUCTIONS = frozenset({"sum", "prod", "mean", "max", "min", "size"})
 
 # Builtins keeping an internal stock per element: PySD sizes that stock by the input argument,
 # so a scalar input with subscripted parameters yields one shared stock (external-models
@@ -88,3 +103,49 @@ def unnamed_dimensions(info: ModelInfo) -> list[tuple[str, str]]:
                 sized.add(canonical(dim.get("name", "")))
     return [(f"the dimension '{d}' declared by its size alone (PySD needs named elements)", v.name)
             for v in info.variables.values() for d in v.dimensions if canonical(d) in sized][:1]
+
+
+def _size(dimension: str, positions: dict[str, int]) -> int:
+    """The number of elements of a dimension, from the positions of its elements (`Dim.Elem`:
+    names hold no '.', XMILE's module separator)."""
+    prefix = canonical(dimension) + "."
+    return sum(1 for key in positions if key.startswith(prefix))
+
+
+def whole_arrays(argument: str, dims: dict[str, tuple[str, ...]]) -> str:
+    """The argument of an array builtin with each arrayed variable named without subscripts
+    (`SUM(x)`: all of x) given all its dimensions with PySD's `!` (`x[DimA!,DimB!]`)."""
+    spans, parts, last = token_spans(argument), [], 0
+    for k, (start, end, tok) in enumerate(spans):
+        following = spans[k + 1][2] if k + 1 < len(spans) else ""
+        own = dims.get(canonical(tok), ()) if is_name(tok) else ()
+        if own and following not in ("[", "("):
+            parts += [argument[last:end], "[" + ",".join("_".join(d.split()) + "!" for d in own) + "]"]
+            last = end
+    return "".join(parts) + argument[last:]
+
+
+def reduction(key: str, args: list[str], dims: dict[str, tuple[str, ...]],
+              positions: dict[str, int]) -> str | None:
+    """The one-argument array builtin `key(args[0])` in PySD's terms (see the module doc); None
+    to leave the call as written (several arguments, or nothing reduced). Raises ValueError
+    for a SIZE of something that is not an array."""
+    if len(args) != 1:
+        return None
+    arg = whole_arrays(args[0], dims)
+    reduced = {canonical(item[:-1]) for group in _subscripts(tokens(arg)) for item in group
+               if item.endswith("!")}
+    count = 1
+    for dimension in reduced:
+        count *= _size(dimension, positions)
+    if key == "size":
+        if not reduced and _size(arg, positions):
+            return str(_size(arg, positions))
+        if not reduced:
+            raise ValueError(f"SIZE of {arg}, which is not a dimension or an array")
+        return str(count)
+    if not reduced:
+        return f"({arg})" if key == "mean" else None
+    if key == "mean":
+        return f"(SUM({arg}) / {count})"
+    return f"{'V' + key.upper() if key in ('max', 'min') else key.upper()}({arg})"

@@ -21,6 +21,7 @@ BUILTINS = frozenset({
     "abs", "exp", "ln", "sqrt", "min", "max", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
     "int", "step", "ramp", "pulse", "safediv", "smth1", "smth3", "smthn", "delay", "delay1",
     "delay3", "delayn", "trend", "init", "log", "modulo", "sum", "prod",
+    "vmax", "vmin",  # PySD's reductions over the `!` dimensions (arrays.reduction writes them)
 }) | REWRITTEN
 KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "time"})
 # Names XMILE defines that PySD does not: refused rather than mistranslated.
