@@ -20,7 +20,10 @@ simulates wrongly are refused here (array_problems).
 """
 from __future__ import annotations
 
-from sdvag.model.xmile import ModelInfo, Variable, canonical, children, is_name, token_spans, tokens
+import re
+
+from sdvag.model.xmile import (ModelInfo, Variable, canonical, child, children, equation_text, is_name,
+                               token_spans, tokens)
 
 # The array builtins taking one array argument (sdvag rewrites them, see the module doc).
 REDUCTIONS = frozenset({"sum", "prod", "mean", "max", "min", "size"})
@@ -46,13 +49,28 @@ def _first_argument(toks: list[str], open_i: int) -> list[str]:
     return out
 
 
-def array_problems(var: Variable) -> list[tuple[str, str]]:
-    """(feature, variable) for each arrayed form in this variable that PySD simulates wrongly."""
+def array_problems(var: Variable, dims: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+    """(feature, variable) for each arrayed form in this variable that PySD simulates wrongly.
+    `dims`: the dimensions of each arrayed variable, by canonical name."""
+    problems = [(f"a subscript that is an expression or a position ({text}; PySD reads element "
+                 "and dimension names only)", var.name) for text in _computed_subscripts(var)][:1]
     if not var.dimensions:
-        return []
+        return problems
     toks = tokens(var.equation)
-    problems = []
+    problems += [(f"two definitions of the element [{twice}] (PySD keeps the last)", var.name)
+                 for twice in _defined_twice(var)]
+    if any(child(element, "gf") is not None for element in _elements(var)):
+        problems.append(("graphical functions defined element by element (PySD's XMILE "
+                         "translator reads one per variable)", var.name))
     for i, tok in enumerate(toks[:-1]):
+        if canonical(tok) in REDUCTIONS and toks[i + 1] == "(":
+            argument = _call_tokens(toks, i + 1)
+            bare = [t for k, t in enumerate(argument) if is_name(t) and canonical(t) in dims
+                    and argument[k + 1:k + 2] not in (["["], ["("])]
+            if bare:  # in an arrayed equation, `x` may mean x's element or all of x
+                problems.append((f"{tok.upper()} of the array '{bare[0]}' named without "
+                                 "subscripts in an arrayed variable (write its subscripts, e.g. "
+                                 f"{bare[0]}[*])", var.name))
         if canonical(tok) in STATEFUL and toks[i + 1] == "(":
             if "[" not in _first_argument(toks, i + 1) and "[" in toks[i + 2:]:
                 problems.append((f"{tok.upper()} of an unsubscripted input in an arrayed variable",
@@ -63,6 +81,39 @@ def array_problems(var: Variable) -> list[tuple[str, str]]:
                 problems.append((f"{tok.upper()} with an argument over fewer dimensions than its "
                                  "arrayed variable", var.name))
     return problems
+
+
+def _elements(var: Variable) -> list:
+    """The variable's <element> nodes (an array defined element by element)."""
+    return children(var.node, "element") if var.node is not None else []
+
+
+# An element or dimension name (PySD's names may start with a digit), `Dim!`, `*` or `*:Sub`.
+_NAME = r'(?:"[^"]*"|\w[\w.$\' ]*)'
+_SUBSCRIPT_ITEM = re.compile(rf'{_NAME}(?:\s*!)?|\*(?:\s*:\s*{_NAME})?')
+
+
+def _computed_subscripts(var: Variable) -> list[str]:
+    """The subscripts in the variable's equations (its elements' too) that are not element or
+    dimension names (`*`, `Dim!` and `*:Sub` included): `x[INT(TIME MOD 5) + 1]`, `x[2]`."""
+    texts = [var.equation] + [equation_text(child(e, "eqn")) for e in _elements(var)]
+    found = []
+    for text in texts:
+        for group in _subscripts(tokens(text)):
+            if any(not _SUBSCRIPT_ITEM.fullmatch(item) for item in group):
+                found.append("[" + ", ".join(group) + "]")
+    return found
+
+
+def _defined_twice(var: Variable) -> list[str]:
+    """The subscripts of the elements this variable's <element>s define more than once."""
+    seen, twice = set(), []
+    for element in _elements(var):
+        key = tuple(canonical(part) for part in element.get("subscript", "").split(","))
+        if key in seen:
+            twice.append(element.get("subscript", ""))
+        seen.add(key)
+    return twice
 
 
 def _call_tokens(toks: list[str], open_i: int) -> list[str]:
@@ -93,16 +144,26 @@ def _subscripts(toks: list[str]) -> list[list[str]]:
     return groups
 
 
-def unnamed_dimensions(info: ModelInfo) -> list[tuple[str, str]]:
-    """(feature, variable) for variables over a dimension declared by its size alone: PySD needs
-    element names and fails deep inside its run without them."""
-    sized = set()
+def dimension_problems(info: ModelInfo) -> list[tuple[str, str | None]]:
+    """(feature, variable) for dimensions PySD cannot use: one declared by its size alone (PySD
+    needs element names and fails deep inside its run without them), or one whose elements a
+    converter left as an untranslated Vensim call (`0{GET DIRECT SUBSCRIPT(...)}`, elements read
+    from a file)."""
+    sized, problems = set(), []
     for holder in children(info.root, "dimensions"):
         for dim in children(holder, "dim"):
-            if not children(dim, "elem"):
+            elems = children(dim, "elem")
+            if not elems:
                 sized.add(canonical(dim.get("name", "")))
-    return [(f"the dimension '{d}' declared by its size alone (PySD needs named elements)", v.name)
-            for v in info.variables.values() for d in v.dimensions if canonical(d) in sized][:1]
+            call = next((re.match(r"[^{]*\{\s*([A-Za-z][\w ]*?)\s*\(", e.get("name", "")) for e in elems
+                         if "{" in e.get("name", "")), None)
+            if call:
+                problems.append((f"the dimension '{dim.get('name', '')}' whose elements come from "
+                                 f"{call.group(1).replace('_', ' ').upper()} (a Vensim function "
+                                 "its converter left in a comment)", None))
+    problems += [(f"the dimension '{d}' declared by its size alone (PySD needs named elements)", v.name)
+                 for v in info.variables.values() for d in v.dimensions if canonical(d) in sized][:1]
+    return problems
 
 
 def _size(dimension: str, positions: dict[str, int]) -> int:

@@ -11,7 +11,7 @@ import math
 import re
 
 from sdvag.errors import SdvagError, UnsupportedFeature, suggest
-from sdvag.model.arrays import array_problems, unnamed_dimensions
+from sdvag.model.arrays import array_problems, dimension_problems
 from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, names_and_dimensions,
                                   rewrite_equation, untranslated_call)
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, child, children, is_name, local, tokens
@@ -64,7 +64,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
     if method not in integrators:
         problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)"
                          if integrators == ("euler",) else f"integration method {info.sim.method}", None))
-    problems += unnamed_dimensions(info)
+    problems += dimension_problems(info)
     names, dims, positions = names_and_dimensions(info)
     kinds = {canonical(v.name): v.kind for v in info.variables.values()}
     for var in info.variables.values():
@@ -73,7 +73,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
             for tag in ("conveyor", "queue"):
                 if any(local(c.tag) == tag for c in node if isinstance(c.tag, str)):
                     problems.append((f"{tag}s", var.name))
-        problems += array_problems(var)
+        problems += array_problems(var, dims)
         untranslated = untranslated_call(_raw_equation(var))
         if untranslated:
             problems.append((f"{untranslated} (a Vensim function its converter left in a comment, "
