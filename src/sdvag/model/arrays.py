@@ -20,6 +20,7 @@ simulates wrongly are refused here (array_problems).
 """
 from __future__ import annotations
 
+import copy
 import re
 
 from sdvag.model.xmile import (ModelInfo, Variable, canonical, child, children, equation_text, is_name,
@@ -210,3 +211,31 @@ def reduction(key: str, args: list[str], dims: dict[str, tuple[str, ...]],
     if key == "mean":
         return f"(SUM({arg}) / {count})"
     return f"{'V' + key.upper() if key in ('max', 'min') else key.upper()}({arg})"
+
+
+def stock_initials_as_auxiliaries(tree) -> None:
+    """In the tree PySD is given, a stock whose initial values are defined element by element
+    (PySD's XMILE translator reads only a stock's own <eqn>) starts from an auxiliary holding
+    those elements, `<stock> initial`, over the stock's dimensions: the same numbers at the
+    start, and the auxiliary is not one of the model's variables, so no result shows it."""
+    for holder in tree.iter("{*}variables"):
+        taken = {canonical(n.get("name", "")) for n in holder if isinstance(n.tag, str)}
+        for stock in [n for n in holder if isinstance(n.tag, str) and n.tag.endswith("stock")]:
+            elements, dims = children(stock, "element"), child(stock, "dimensions")
+            if not elements or dims is None:
+                continue
+            name, k = f"{stock.get('name', '')} initial", 2
+            while canonical(name) in taken:
+                name, k = f"{stock.get('name', '')} initial {k}", k + 1
+            taken.add(canonical(name))
+            aux = stock.makeelement(stock.tag[:-len("stock")] + "aux", name=name)
+            aux.append(copy.deepcopy(dims))
+            for element in elements:
+                aux.append(element)  # moved from the stock
+            stock.addnext(aux)
+            eqn = child(stock, "eqn")
+            if eqn is None:
+                eqn = stock.makeelement(stock.tag[:-len("stock")] + "eqn")
+                stock.append(eqn)
+            names = ",".join("_".join(d.get("name", "").split()) for d in children(dims, "dim"))
+            eqn.text = '"' + name + '"' + f"[{names}]"

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sdvag.model.arrays import REDUCTIONS, reduction
+from sdvag.model.arrays import REDUCTIONS, reduction, stock_initials_as_auxiliaries
 from sdvag.model.xmile import _TOKEN, canonical, children, is_name
 
 CONTROL_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "final_time"}
@@ -267,6 +267,7 @@ def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]],
     from lxml import etree as ET
 
     tree = copy.deepcopy(root)
+    stock_initials_as_auxiliaries(tree)
     for eqn in tree.iter("{*}eqn"):
         if eqn.text:
             eqn.text = rewrite_equation(eqn.text, names, dims, positions)
