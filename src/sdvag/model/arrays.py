@@ -29,30 +29,19 @@ from sdvag.model.xmile import (ModelInfo, Variable, canonical, child, children, 
 # The array builtins taking one array argument (sdvag rewrites them, see the module doc).
 REDUCTIONS = frozenset({"sum", "prod", "mean", "max", "min", "size"})
 
-# Builtins keeping an internal stock per element: PySD sizes that stock by the input argument,
-# so a scalar input with subscripted parameters yields one shared stock (external-models
-# sdeverywhere delay: DELAY3(input, delay_a[DimA]) differs from Vensim's output).
+# Builtins keeping an internal stock per element. PySD broadcasts their arguments: a scalar input
+# or one over some of the variable's dimensions, with parameters over others, gives each element
+# its own stock, as Stella does (checked against the Euler closed form, tests/test_arrays.py; the
+# reference of SDXorg subscripted_delays was made at another time step, from the .mdl). An
+# argument over a dimension the variable does not have is a Vensim mapping: refused.
 STATEFUL = frozenset({"delay", "delay1", "delay3", "delayn", "smth1", "smth3", "smthn", "trend"})
 
 
-def _first_argument(toks: list[str], open_i: int) -> list[str]:
-    depth, out = 0, []
-    for tok in toks[open_i + 1:]:
-        if tok in ("(", "["):
-            depth += 1
-        elif tok in (")", "]"):
-            if depth == 0:
-                break
-            depth -= 1
-        elif tok == "," and depth == 0:
-            break
-        out.append(tok)
-    return out
-
-
-def array_problems(var: Variable, dims: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+def array_problems(var: Variable, dims: dict[str, tuple[str, ...]],
+                   positions: dict[str, int]) -> list[tuple[str, str]]:
     """(feature, variable) for each arrayed form in this variable that PySD simulates wrongly.
-    `dims`: the dimensions of each arrayed variable, by canonical name."""
+    `dims`: the dimensions of each arrayed variable, by canonical name; `positions`: each
+    `Dim.Elem`'s position (names_and_dimensions)."""
     problems = [(f"a subscript that is an expression or a position ({text}; PySD reads element "
                  "and dimension names only)", var.name) for text in _computed_subscripts(var)][:1]
     if not var.dimensions:
@@ -72,15 +61,9 @@ def array_problems(var: Variable, dims: dict[str, tuple[str, ...]]) -> list[tupl
                 problems.append((f"{tok.upper()} of the array '{bare[0]}' named without "
                                  "subscripts in an arrayed variable (write its subscripts, e.g. "
                                  f"{bare[0]}[*])", var.name))
-        if canonical(tok) in STATEFUL and toks[i + 1] == "(":
-            if "[" not in _first_argument(toks, i + 1) and "[" in toks[i + 2:]:
-                problems.append((f"{tok.upper()} of an unsubscripted input in an arrayed variable",
-                                 var.name))
-            elif any(len(group) < len(var.dimensions) for group in _subscripts(_call_tokens(toks, i + 1))):
-                # e.g. DELAY3(Inflow[Apples, Citrus], delay[Apples]): PySD's result differs from
-                # Stella's and Simlin's (SDXorg subscripted_delays), so it is refused
-                problems.append((f"{tok.upper()} with an argument over fewer dimensions than its "
-                                 "arrayed variable", var.name))
+    problem = _mapped_dimension(var.equation, var.dimensions, positions)
+    if problem:
+        problems.append((problem, var.name))
     return problems
 
 
@@ -239,3 +222,20 @@ def stock_initials_as_auxiliaries(tree) -> None:
                 stock.append(eqn)
             names = ",".join("_".join(d.get("name", "").split()) for d in children(dims, "dim"))
             eqn.text = '"' + name + '"' + f"[{names}]"
+
+
+def _mapped_dimension(equation: str, own: tuple[str, ...], positions: dict[str, int]) -> str | None:
+    """Why a delay or smooth in an equation of a variable over the dimensions `own` cannot be
+    given to PySD: an argument over a dimension the variable does not have (a Vensim-style
+    mapping, `s[DimB] = SMTH1(input[DimA], t)`), or None."""
+    mine = {canonical(d) for d in own}
+    known = {key.split(".", 1)[0] for key in positions}
+    toks = tokens(equation)
+    for i, tok in enumerate(toks[:-1]):
+        if canonical(tok) in STATEFUL and toks[i + 1] == "(":
+            for group in _subscripts(_call_tokens(toks, i + 1)):
+                for item in group:
+                    if canonical(item) in known - mine and not item.endswith("!"):
+                        return (f"{tok.upper()} with an argument over the dimension '{item}', "
+                                "which its arrayed variable does not have")
+    return None

@@ -73,7 +73,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
             for tag in ("conveyor", "queue"):
                 if any(local(c.tag) == tag for c in node if isinstance(c.tag, str)):
                     problems.append((f"{tag}s", var.name))
-        problems += array_problems(var, dims)
+        problems += array_problems(var, dims, positions)
         untranslated = untranslated_call(_raw_equation(var))
         if untranslated:
             problems.append((f"{untranslated} (a Vensim function its converter left in a comment, "
