@@ -151,3 +151,14 @@ def test_array_builtins_rewritten_into_pysd_terms():
     }
     for equation, expected in cases.items():
         assert rewrite_equation(equation, {"x"}, dims, positions) == expected
+
+
+
+def test_only_one_argument_reductions_of_a_bare_array_are_refused():
+    from sdvag.model.arrays import array_problems
+    from sdvag.model.xmile import Variable
+    dims, positions = {"y": ("A",)}, {"a.a1": 1, "a.a2": 2}
+    one = Variable("z", "aux", equation="SUM(y)", dimensions=("A",))
+    two = Variable("z", "aux", equation="MAX(y, 0)", dimensions=("A",))  # element by element
+    assert "SUM of the array 'y' named without subscripts" in array_problems(one, dims, positions)[0][0]
+    assert array_problems(two, dims, positions) == []

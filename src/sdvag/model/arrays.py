@@ -57,7 +57,9 @@ def array_problems(var: Variable, dims: dict[str, tuple[str, ...]],
             argument = _call_tokens(toks, i + 1)
             bare = [t for k, t in enumerate(argument) if is_name(t) and canonical(t) in dims
                     and argument[k + 1:k + 2] not in (["["], ["("])]
-            if bare:  # in an arrayed equation, `x` may mean x's element or all of x
+            if bare and not _top_level_comma(argument):
+                # one argument (MAX(a, b) is element by element): in an arrayed equation, `x`
+                # may mean x's element or all of x
                 problems.append((f"{tok.upper()} of the array '{bare[0]}' named without "
                                  "subscripts in an arrayed variable (write its subscripts, e.g. "
                                  f"{bare[0]}[*])", var.name))
@@ -98,6 +100,15 @@ def _defined_twice(var: Variable) -> list[str]:
             twice.append(element.get("subscript", ""))
         seen.add(key)
     return twice
+
+
+def _top_level_comma(toks: list[str]) -> bool:
+    depth = 0
+    for tok in toks:
+        depth += (tok in ("(", "[")) - (tok in (")", "]"))
+        if tok == "," and depth == 0:
+            return True
+    return False
 
 
 def _call_tokens(toks: list[str], open_i: int) -> list[str]:
