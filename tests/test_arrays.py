@@ -148,6 +148,7 @@ def test_array_builtins_rewritten_into_pysd_terms():
         "SIZE(Dim_A) * SIZE(x)": "3 * 6",
         "SUM(x[*:Sub, B])": "SUM(x[Sub!,B])",
         "MAX(x[a1, b1], 2)": "MAX(x[a1,b1], 2)",  # two arguments: the ordinary MAX
+        "MAX(x[a1, b1]) + SUM(2)": "(x[a1,b1]) + (2)",  # one value
     }
     for equation, expected in cases.items():
         assert rewrite_equation(equation, {"x"}, dims, positions) == expected

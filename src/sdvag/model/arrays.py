@@ -13,6 +13,7 @@ fails), and it has no MEAN or SIZE of an array, so the one-argument array builti
     MAX(x[*, B]), MIN(...)     VMAX(x[Dim!, B])          (PySD's reduction over the ! dimensions)
     MEAN(x[*, B])              (SUM(x[Dim!, B]) / n)    n: the number of elements reduced
     SIZE(Dim), SIZE(x[*])      the number of elements
+    SUM(x[a1]), MAX(3)...      (x[a1]), (3)             (one value: PySD's reductions fail)
     x[*:Sub]                   x[Sub!]                  (the elements of Sub, a subrange)
 
 Forms it cannot parse fail inside PySD and are reported by pysd_errors. The forms it parses but
@@ -184,8 +185,8 @@ def whole_arrays(argument: str, dims: dict[str, tuple[str, ...]]) -> str:
 def reduction(key: str, args: list[str], dims: dict[str, tuple[str, ...]],
               positions: dict[str, int]) -> str | None:
     """The one-argument array builtin `key(args[0])` in PySD's terms (see the module doc); None
-    to leave the call as written (several arguments, or nothing reduced). Raises ValueError
-    for a SIZE of something that is not an array."""
+    to leave a call with several arguments as written. Raises ValueError for a SIZE of something
+    that is not an array."""
     if len(args) != 1:
         return None
     arg = whole_arrays(args[0], dims)
@@ -200,8 +201,8 @@ def reduction(key: str, args: list[str], dims: dict[str, tuple[str, ...]],
         if not reduced:
             raise ValueError(f"SIZE of {arg}, which is not a dimension or an array")
         return str(count)
-    if not reduced:
-        return f"({arg})" if key == "mean" else None
+    if not reduced:  # one value (PySD's reductions fail on a number)
+        return f"({arg})"
     if key == "mean":
         return f"(SUM({arg}) / {count})"
     return f"{'V' + key.upper() if key in ('max', 'min') else key.upper()}({arg})"
