@@ -163,3 +163,10 @@ def test_only_one_argument_reductions_of_a_bare_array_are_refused():
     two = Variable("z", "aux", equation="MAX(y, 0)", dimensions=("A",))  # element by element
     assert "SUM of the array 'y' named without subscripts" in array_problems(one, dims, positions)[0][0]
     assert array_problems(two, dims, positions) == []
+
+
+def test_element_names_in_nested_subscripts_are_not_undefined_names(tmp_path):
+    # a subscript computed by a call that holds subscripts itself: refused as that form, not as a
+    # use of the undefined name 'b1' (the element after the nested list)
+    message = _refusal(tmp_path, '<aux name="z"><eqn>x[INT(y[a1]), b1]</eqn></aux>')
+    assert "a subscript that is an expression or a position" in message and "'z'" in message

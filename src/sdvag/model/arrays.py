@@ -126,17 +126,32 @@ def _call_tokens(toks: list[str], open_i: int) -> list[str]:
     return out
 
 
+def without_subscripts(equation: str) -> str:
+    """The equation with every subscript list, nested ones too, blanked out: what is left names
+    variables and builtins only (`x[RANK(x[*, Germany], 1), Germany]` -> `x `)."""
+    out, depth = [], 0
+    for char in equation:
+        depth += char == "["
+        out.append(" " if depth else char)
+        depth -= char == "]" and depth > 0
+    return "".join(out)
+
+
 def _subscripts(toks: list[str]) -> list[list[str]]:
-    """The subscript lists in these tokens: [Apples, Citrus] -> ['Apples', 'Citrus']."""
-    groups, current = [], None
+    """The subscript lists in these tokens, nested ones too (each also part of the item that
+    holds it): [Apples, Citrus] -> ['Apples', 'Citrus']; x[INT(y[a1]), b1] -> ['a1'],
+    ['INT ( y [ a1 ] )', 'b1']."""
+    groups, open_groups = [], []
     for tok in toks:
         if tok == "[":
-            current = [[]]
-        elif tok == "]" and current is not None:
-            groups.append([" ".join(part) for part in current if part])
-            current = None
-        elif current is not None:
-            current.append([]) if tok == "," else current[-1].append(tok)
+            open_groups.append([[]])
+        elif tok == "]" and open_groups:
+            items = [" ".join(part) for part in open_groups.pop() if part]
+            groups.append(items)
+            if open_groups:
+                open_groups[-1][-1] += ["[", ", ".join(items), "]"]
+        elif open_groups:
+            open_groups[-1].append([]) if tok == "," else open_groups[-1][-1].append(tok)
     return groups
 
 
