@@ -20,11 +20,12 @@ UNSUPPORTED = {
                           + aux("X", "1") + STOCK,
                           {"before_model": '<dimensions><dim name="Region" size="2"/></dimensions>'},
                           "the dimension 'Region' declared by its size alone", "Prices"),
-    "arrayed delay of a scalar": (
-        '<aux name="Lag"><dimensions><dim name="Region"/></dimensions><eqn>DELAY3(X, T[Region])</eqn></aux>'
-        '<aux name="T"><dimensions><dim name="Region"/></dimensions><eqn>2</eqn></aux>' + aux("X", "1") + STOCK,
-        {"before_model": '<dimensions><dim name="Region"><elem name="N"/><elem name="S"/></dim></dimensions>'},
-        "DELAY3 of an unsubscripted input in an arrayed variable", "Lag"),
+    "arrayed delay over another dimension": (
+        '<aux name="Lag"><dimensions><dim name="Region"/></dimensions><eqn>DELAY3(X, T[Sector])</eqn></aux>'
+        '<aux name="T"><dimensions><dim name="Sector"/></dimensions><eqn>2</eqn></aux>' + aux("X", "1") + STOCK,
+        {"before_model": '<dimensions><dim name="Region"><elem name="N"/><elem name="S"/></dim>'
+                         '<dim name="Sector"><elem name="F"/><elem name="G"/></dim></dimensions>'},
+        "DELAY3 with an argument over the dimension 'Sector'", "Lag"),
     "builtin": (aux("X", "PREVIOUS(S, 0)") + STOCK, {}, "PREVIOUS", "X"),
     "random": (aux("X", "NORMAL(0, 1)") + STOCK, {}, "NORMAL", "X"),
     "inf": (aux("X", "INF") + STOCK, {}, "the INF constant", "X"),

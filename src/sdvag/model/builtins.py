@@ -19,6 +19,7 @@ rewritten, in the text PySD receives, into PySD constructs whose meaning is the 
     Dimension.Element          the element's position (Stella), 1 for the first
     x[A, B]                    x[A,B]
     SUM(x[*]), MAX(x[*])...    SUM(x[Dim!])            (PySD's reduction over x's dimension)
+    MEAN(x[*]), SIZE(x[*])...  see arrays.py           (the one-argument array builtins)
 
 Operands of the infix forms must be single terms (a name, number, call or parenthesised group);
 where a neighbouring * / ^ would make the grouping depend on precedence rules PySD does not share,
@@ -29,12 +30,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sdvag.model.arrays import REDUCTIONS, reduction, stock_initials_as_auxiliaries
 from sdvag.model.xmile import _TOKEN, canonical, children, is_name
 
 CONTROL_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "final_time"}
 CONSTANTS = {"pi": "3.141592653589793"}
 # Builtins this module rewrites: support.py accepts them.
-REWRITTEN = frozenset({"int", "log10", "mean", "mod", "ramp", "lookup"}) | set(CONTROL_NAMES) | set(CONSTANTS)
+REWRITTEN = frozenset({"int", "log10", "mean", "mod", "ramp", "lookup"}) | REDUCTIONS | set(CONTROL_NAMES) \
+    | set(CONSTANTS)
 PYSD_CONTROLS = {"time step", "initial time", "final time", "saveper"}
 _COMMENT = re.compile(r"\{[^{}]*\}")
 _OPERATOR = re.compile(r"^([-+*/^(,<>=]|<>|<=|>=|and|or|not|if|then|else)$", re.I)
@@ -160,7 +163,8 @@ def _infix(toks: list[_Tok], at: int, width: int, build) -> tuple[list[_Tok], in
     return toks[:left0] + [_Tok(toks[left0].gap, build(left, right), True)] + toks[right1 + 1:], left0
 
 
-def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int]) -> list[_Tok]:
+def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
+                   dims: dict[str, tuple[str, ...]]) -> list[_Tok]:
     """Rewrite the builtins (innermost first, so an argument is itself already rewritten)."""
     i = len(toks) - 1
     while i >= 0:
@@ -179,9 +183,15 @@ def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int])
                 tok.text = CONSTANTS[key]
             elif not called and key == "mod":
                 toks, i = _infix(toks, i, 1, _mod)
-            elif called and key in ("int", "log10", "mean", "mod", "ramp", "lookup"):
+            elif called and key in REDUCTIONS | {"int", "log10", "mod", "ramp", "lookup"}:
                 args, close_i = _arguments(toks, i + 1)
-                if key == "int" and len(args) == 1:
+                try:
+                    text = reduction(key, args, dims, positions) if key in REDUCTIONS else None
+                except ValueError as exc:
+                    raise AmbiguousForm(str(exc)) from None
+                if text is not None:
+                    pass
+                elif key == "int" and len(args) == 1:
                     text = _floor(args[0])
                 elif key == "log10" and len(args) == 1:
                     text = f"LOG({args[0]}, 10)"
@@ -195,7 +205,7 @@ def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int])
                     text = f"{args[0]}({args[1]})"
                 elif key == "ramp" and len(args) == 1:
                     text = f"RAMP({args[0]}, initial_time)"
-                elif key == "ramp":
+                elif key == "ramp" or key in REDUCTIONS:  # as written
                     i -= 1
                     continue
                 else:
@@ -209,11 +219,12 @@ def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int])
 
 def _subscripts(match: re.Match, dims: dict[str, tuple[str, ...]]) -> str:
     """`x[A, B]` as `x[A,B]`; a `*` (all elements) as the variable's own dimension with PySD's
-    `!` (`SUM(x[*])` -> `SUM(x[Dim!])`)."""
+    `!` (`SUM(x[*])` -> `SUM(x[Dim!])`), and `*:Sub` (the elements of Sub) as `Sub!`."""
     name, items = match.group(1), [i.strip() for i in match.group(2).split(",")]
     own = dims.get(canonical(name), ())
     if "*" in items and len(own) == len(items):
-        items = [f"{own[k]}!" if item == "*" else item for k, item in enumerate(items)]
+        items = [f"{'_'.join(own[k].split())}!" if item == "*" else item for k, item in enumerate(items)]
+    items = [f"{'_'.join(item.split(':', 1)[1].split())}!" if re.match(r"\*\s*:", item) else item for item in items]
     return f"{name}[{','.join(items)}]"
 
 
@@ -244,7 +255,7 @@ def rewrite_equation(equation: str, names: set[str] = frozenset(),
     if not any(is_name(t.text) and canonical(t.text) in REWRITTEN | positions.keys() or t.text == "/"
                for t in toks):
         return text
-    return _join(_rewrite_calls(toks, names, positions)).strip()
+    return _join(_rewrite_calls(toks, names, positions, dims or {})).strip()
 
 
 def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]],
@@ -256,6 +267,7 @@ def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]],
     from lxml import etree as ET
 
     tree = copy.deepcopy(root)
+    stock_initials_as_auxiliaries(tree)
     for eqn in tree.iter("{*}eqn"):
         if eqn.text:
             eqn.text = rewrite_equation(eqn.text, names, dims, positions)

@@ -8,10 +8,9 @@ the closed-form checks); anything else is refused with the feature and the varia
 from __future__ import annotations
 
 import math
-import re
 
 from sdvag.errors import SdvagError, UnsupportedFeature, suggest
-from sdvag.model.arrays import array_problems, unnamed_dimensions
+from sdvag.model.arrays import array_problems, dimension_problems, without_subscripts
 from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, names_and_dimensions,
                                   rewrite_equation, untranslated_call)
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, child, children, is_name, local, tokens
@@ -21,6 +20,7 @@ BUILTINS = frozenset({
     "abs", "exp", "ln", "sqrt", "min", "max", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
     "int", "step", "ramp", "pulse", "safediv", "smth1", "smth3", "smthn", "delay", "delay1",
     "delay3", "delayn", "trend", "init", "log", "modulo", "sum", "prod",
+    "vmax", "vmin",  # PySD's reductions over the `!` dimensions (arrays.reduction writes them)
 }) | REWRITTEN
 KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "time"})
 # Names XMILE defines that PySD does not: refused rather than mistranslated.
@@ -63,7 +63,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
     if method not in integrators:
         problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)"
                          if integrators == ("euler",) else f"integration method {info.sim.method}", None))
-    problems += unnamed_dimensions(info)
+    problems += dimension_problems(info)
     names, dims, positions = names_and_dimensions(info)
     kinds = {canonical(v.name): v.kind for v in info.variables.values()}
     for var in info.variables.values():
@@ -72,7 +72,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
             for tag in ("conveyor", "queue"):
                 if any(local(c.tag) == tag for c in node if isinstance(c.tag, str)):
                     problems.append((f"{tag}s", var.name))
-        problems += array_problems(var)
+        problems += array_problems(var, dims, positions)
         untranslated = untranslated_call(_raw_equation(var))
         if untranslated:
             problems.append((f"{untranslated} (a Vensim function its converter left in a comment, "
@@ -112,9 +112,6 @@ def _raw_equation(var) -> str:
     return var.equation if eqn is None else (eqn.text or "") + "".join(c.tail or "" for c in eqn)
 
 
-_SUBSCRIPTS = re.compile(r"\[[^\]]*\]")
-
-
 def input_problems(info: ModelInfo) -> list[str]:
     """Mistakes in the model file itself (exit status 2, not "cannot simulate"): a variable
     without an equation, a name used but never defined, a number too large for a float.
@@ -133,7 +130,7 @@ def input_problems(info: ModelInfo) -> list[str]:
         for tok in tokens(var.equation):
             if (tok[0].isdigit() or tok[0] == ".") and not math.isfinite(float(tok)):
                 problems.append(f"{info.path}: {var.name!r}: the number {tok} is too large")
-        for name, called in references(_SUBSCRIPTS.sub(" ", var.equation)):  # calls: unsupported()
+        for name, called in references(without_subscripts(var.equation)):  # calls: unsupported()
             if not called and "." not in name and name not in names | KEYWORDS | KNOWN_UNSUPPORTED.keys():
                 problems.append(f"{info.path}: {var.name!r} uses {name!r}, which the model "
                                 f"does not define{suggest(name, info.variables)}")
