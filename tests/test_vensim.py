@@ -4,6 +4,8 @@ import pytest
 
 import sdvag
 from sdvag.errors import UnsupportedFeature
+from sdvag.model import translate
+from sdvag.model.sanitise import translation_problem
 
 from conftest import FIXTURES, cli
 
@@ -57,3 +59,96 @@ def test_a_delay_n_whose_delay_time_has_fewer_subscripts_is_refused():
             as caught:
         sdvag.run(FIXTURES / "foreign" / "delayn_partial.mdl")
     assert "'Out'" in str(caught.value)
+
+
+MACROS = FIXTURES / "foreign" / "macros.mdl"
+
+
+def _filled(inflow, lifetime, t, dt=0.5):
+    """Euler's stock from 0 with a constant inflow and outflow stock / lifetime."""
+    return inflow * lifetime * (1 - (1 - dt / lifetime) ** (t / dt))
+
+
+def test_vensim_macros_run_to_their_closed_forms():
+    ds = sdvag.run(MACROS)
+    t = ds["time"].values
+    np.testing.assert_allclose(ds["Slow Stock"].values, _filled(10, 4, t), rtol=1e-12)
+    # the second instance has its own stock: half the inflow (the other macro), lifetime 2
+    np.testing.assert_allclose(ds["Fast Stock"].values, _filled(5, 2, t), rtol=1e-12)
+    assert sorted(ds.data_vars) == ["Fast Stock", "Inflow", "Lifetime", "Slow Stock"]
+    assert sdvag.run(MACROS, set={"Lifetime": 8})["Slow Stock"].values[1] == pytest.approx(5.0)
+
+
+def test_what_pysd_gets_wrong_inside_a_macro_is_refused_too(tmp_path):
+    path = tmp_path / "random_macro.mdl"
+    path.write_text(MACROS.read_text().replace("input * factor", "input * factor * RANDOM UNIFORM(0, 1, 3)"))
+    with pytest.raises(UnsupportedFeature, match="RANDOM UNIFORM") as caught:
+        sdvag.run(path)
+    assert "'SCALED'" in str(caught.value)
+
+
+def test_a_macro_named_like_the_models_translation_is_refused(tmp_path):
+    path = tmp_path / "clash.mdl"
+    path.write_text(MACROS.read_text().replace("SCALED", "MODEL"))
+    proc = cli("run", path)
+    assert proc.returncode == 3 and proc.stderr.count("\n") == 1
+    assert "cannot simulate the Vensim macro 'MODEL' (its name, reduced to a file name, is empty or that " \
+        "of the model" in proc.stderr
+
+
+def test_every_macro_file_is_checked_and_checksummed_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDVAG_CACHE_DIR", str(tmp_path / "cache"))
+    _, model_py = translate.compiled(MACROS)
+    entry = model_py.parent
+    assert sorted(p.name for p in entry.glob("*.py")) == ["filling.py", "model.py", "scaled.py"]
+    assert translate.entry_problem(entry) is None
+    marker = tmp_path / "PWNED"
+    macro = entry / "filling.py"
+    good = macro.read_bytes()
+    macro.write_text(macro.read_text() + f"\n__import__('os').system('touch {marker}')\n")
+    assert "do not match their checksums" in translate.entry_problem(entry)
+    (entry / translate.CHECKSUM).write_text(translate._checksums(translate._generated(entry)))
+    assert translate.entry_problem(entry).startswith("filling.py: ")  # the syntax check still refuses it
+    copy = tmp_path / "copy.mdl"  # a path this process has not loaded yet: read from the cache
+    copy.write_bytes(MACROS.read_bytes())
+    ds = sdvag.run(copy)  # rebuilt, not imported
+    assert not marker.exists() and macro.read_bytes() == good
+    np.testing.assert_allclose(ds["Slow Stock"].values, _filled(10, 4, ds["time"].values), rtol=1e-12)
+
+
+def test_except_equations_and_subscripted_lookups_run_to_their_closed_forms():
+    # PySD writes EXCEPT as a mask (`xr.ones_like(value, dtype=bool)`) and a subscripted lookup's
+    # further points as `lookup.add(...)` statements: both pass the syntax check
+    ds = sdvag.run(FIXTURES / "foreign" / "except_lookups.mdl")
+    t = ds["time"].values
+    for region, growth in (("North", 0.3), ("East", 0.1)):
+        np.testing.assert_allclose(ds[f"Stock[{region}]"].values, (1 + 0.5 * growth) ** (t / 0.5), rtol=1e-12)
+    np.testing.assert_allclose(ds["Stock[South]"].values, 2 * 0.75 ** (t / 0.5), rtol=1e-12)
+    np.testing.assert_allclose(ds["Looked Up[North]"].values, t, rtol=1e-12)
+    np.testing.assert_allclose(ds["Looked Up[South]"].values, 2 * t, rtol=1e-12)
+    np.testing.assert_allclose(ds["Looked Up[East]"].values, 5.0)
+
+
+@pytest.mark.parametrize("line", [
+    "x = xr.ones_like(y, dtype=bool)\nz = bool.mro()",          # bool only as a dtype
+    "x = bool(1)",
+    "x = xr.ones_like(y, dtype=__import__)",
+    "x = xr.ones_like(y, dtype=getattr)",
+    "x = xr.ones_like(y, dtype=open)",
+    "component.add(1)",                                          # .add only on a lookup
+    "_hardcodedlookup_table.add(open('f'), [1], {})",
+    "_hardcodedlookup_table.add([1], [1], {})\n_hardcodedlookup_table.write([1])",
+    "m = Macro(_root.joinpath('../evil.py'), {}, 'evil')",
+    "m = Macro('/tmp/evil.py', {}, 'evil')",
+    "m = Macro(_root.joinpath('model.py'), {}, 'model')",
+    "m = Macro(Path('evil.py'), {}, 'evil')",
+    "_params = {'input': 'open'}\nx = open('f')",               # parameters never name builtins
+    "_params = {'input': '__import__'}\nx = __import__('os')",
+])
+def test_the_syntax_check_still_refuses_the_neighbours_of_what_it_accepts(line):
+    source = (FIXTURES / "foreign" / "except_lookups.mdl")
+    _, model_py = translate.compiled(source)
+    text = model_py.read_text().replace("\nfrom pysd import Component",
+                                        "\nfrom pysd import Component\nfrom pysd.py_backend.model import Macro")
+    assert translation_problem(text) is None and "dtype=bool" in text and "_hardcodedlookup_table.add(" in text
+    assert translation_problem(text + "\n" + line + "\n") is not None

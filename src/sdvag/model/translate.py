@@ -7,8 +7,9 @@ either win the rename or find the other's complete result; neither can see a hal
 
 The cache is code that will be imported, so it must be the user's own: a folder owned by the
 user that nobody else may write (created 0700), else sdvag refuses to run. PySD translates a
-sanitised copy of the model (model/sanitise.py); the translation is checked, and its SHA-256
-written beside it, and both are verified again before every import: a damaged entry is
+sanitised copy of the model (model/sanitise.py); the translation (model.py, and a file per
+Vensim macro, which PySD imports with it) is checked, and the SHA-256 of each file written
+beside them, and all are verified again before every import: a damaged entry is
 translated again, with a warning.
 """
 from __future__ import annotations
@@ -29,13 +30,13 @@ import pysd
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.model.names import refuse_spaced_names
 from sdvag.model.pysd_errors import explain
-from sdvag.model.sanitise import pysd_tree, translation_problem
+from sdvag.model.sanitise import macro_files, pysd_tree, translation_problem
 from sdvag.model.support import ensure_supported
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
-CACHE_FORMAT = "6"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
-CHECKSUM = "model.py.sha256"
+CACHE_FORMAT = "7"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
+CHECKSUM = "checksums.sha256"  # every generated .py file (the model and its macros)
 
 
 def cache_root() -> Path:
@@ -66,20 +67,45 @@ def _key(data: bytes) -> str:
     return digest.hexdigest()[:32]
 
 
+def _code_problem(files: dict[str, bytes]) -> str | None:
+    """Why these generated files (name -> content) are not a translation sdvag may import:
+    each must be shaped like PySD's output, and the macro files they load must be among them."""
+    if "model.py" not in files:
+        return "model.py missing"
+    for name, content in sorted(files.items()):
+        try:
+            source = content.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"{name} is not text"
+        problem = translation_problem(source)
+        if problem is None and not macro_files(source) <= files.keys():
+            problem = "loads a macro file that is not part of the translation"
+        if problem:
+            return problem if name == "model.py" else f"{name}: {problem}"
+    return None
+
+
+def _generated(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.glob("*.py")}
+
+
 def entry_problem(folder: Path) -> str | None:
     """Why a cache entry must not be imported (missing, damaged or altered), or None."""
     try:
-        source = (folder / "model.py").read_bytes()
-        recorded = (folder / CHECKSUM).read_text(encoding="ascii").strip()
+        files = _generated(folder)
+        recorded = (folder / CHECKSUM).read_text(encoding="ascii").split()
     except (OSError, UnicodeDecodeError) as exc:
-        return f"{getattr(exc, 'filename', None) or 'its checksum'} unreadable or missing"
-    if hashlib.sha256(source).hexdigest() != recorded:
-        return "model.py does not match its checksum"
-    try:
-        problem = translation_problem(source.decode("utf-8"))
-    except UnicodeDecodeError:
-        problem = "model.py is not text"
-    return problem
+        return f"{getattr(exc, 'filename', None) or 'its checksums'} unreadable or missing"
+    if "model.py" not in files:
+        return "model.py unreadable or missing"
+    if recorded != _checksums(files).split():
+        return "the generated files do not match their checksums"
+    return _code_problem(files)
+
+
+def _checksums(files: dict[str, bytes]) -> str:
+    """One line per generated file, as sha256sum writes them."""
+    return "".join(f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(files))
 
 
 def _discard(folder: Path) -> None:
@@ -121,12 +147,12 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
                 (pysd.read_vensim if vensim else pysd.read_xmile)(str(source), initialize=False)
             except Exception as exc:  # PySD raises many types for what it cannot read
                 raise UnsupportedFeature(*explain(exc, info), info.path) from None
-        python = (work / "model.py").read_bytes()
-        problem = translation_problem(python.decode("utf-8"))
+        files = _generated(work)  # model.py, and a file per Vensim macro
+        problem = _code_problem(files)
         if problem:
             raise SdvagError(f"{info.path}: PySD's translation of this model is not what sdvag "
                              f"expects ({problem}); it is not run")
-        (work / CHECKSUM).write_text(hashlib.sha256(python).hexdigest() + "\n", encoding="ascii")
+        (work / CHECKSUM).write_text(_checksums(files), encoding="ascii")
         try:
             os.rename(work, final)
         except OSError:

@@ -166,12 +166,9 @@ def parse_mdl(data: bytes, path: Path) -> ModelInfo:
     """A Vensim model's description: variables (subscripted ones with their dimensions) and
     time settings; the control variables (INITIAL TIME...) are the sim specs, not variables."""
     model = _abstract_model(data, path)
-    elements = {}
-    for section in model.sections:
-        if section.name != "__main__":
-            raise UnsupportedFeature("Vensim macros", section.name, path)
-        for element in section.elements:
-            elements[" ".join(element.name.lower().replace("_", " ").split())] = element
+    main, *macros = model.sections
+    _check_macro_files(macros, path)
+    elements = {" ".join(e.name.lower().replace("_", " ").split()): e for e in main.elements}
     if "time step" not in elements or "final time" not in elements:
         raise SdvagError(f"{path}: the model has no TIME STEP or FINAL TIME")
     variables = {e.name: _variable(e) for key, e in elements.items() if key not in CONTROLS}
@@ -181,4 +178,17 @@ def parse_mdl(data: bytes, path: Path) -> ModelInfo:
     ET.SubElement(root, "model")
     return ModelInfo(path=path, sha256=hashlib.sha256(data).hexdigest(), name=path.stem,
                      sim=_sim_specs(elements, path), variables=variables, units=(), root=root, data=data,
-                     refusals=refusals(elements.values()))
+                     refusals=refusals([*elements.values(), *(e for m in macros for e in m.elements)]))
+
+
+def _check_macro_files(macros, path: Path) -> None:
+    """PySD writes each macro to a file named after it beside the model's translation
+    (model.py): names that would share a file (also on a case-blind file system) are refused."""
+    taken = {"model.py"}
+    for macro in macros:
+        name = macro.path.name.lower()
+        if name in taken or name == ".py":
+            raise UnsupportedFeature(f"the Vensim macro {macro.name.upper()!r} (its name, reduced "
+                                     "to a file name, is empty or that of the model or of "
+                                     "another macro)", None, path)
+        taken.add(name)
