@@ -152,3 +152,39 @@ def test_the_syntax_check_still_refuses_the_neighbours_of_what_it_accepts(line):
                                         "\nfrom pysd import Component\nfrom pysd.py_backend.model import Macro")
     assert translation_problem(text) is None and "dtype=bool" in text and "_hardcodedlookup_table.add(" in text
     assert translation_problem(text + "\n" + line + "\n") is not None
+
+
+def test_stocks_pysd_cannot_stack_into_its_state_are_refused_before_the_run(tmp_path):
+    # SDXorg data_from_other_model: PySD's run fails on np.array of its stocks' states
+    stacked = FIXTURES / "foreign" / "stacked_stocks.mdl"
+    proc = cli("run", stacked, "--out", tmp_path / "out")
+    assert proc.returncode == 3 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "cannot simulate stocks whose arrays PySD cannot stack into its state" in proc.stderr
+    assert "in variable 'Deep'" in proc.stderr and not (tmp_path / "out").exists()
+    # knock-out: the same stock over one dimension less is accepted and runs to its closed form
+    flat = tmp_path / "flat.mdl"
+    flat.write_text(stacked.read_text().replace("[Region,Left]", "[Region]").replace(
+        "Deep[Region,Right]= INTEG (\n\t2,\n\t\t0)", "Unused= INTEG (\n\t2,\n\t\t0)"))
+    ds = sdvag.run(flat)
+    np.testing.assert_allclose(ds["Deep[East]"].values, ds["time"].values)
+
+
+@pytest.mark.parametrize("arguments, feature", [
+    ("1, 0, 0", "GET TIME VALUE relative to the initial time (relativeto 1, which PySD does not implement)"),
+    ("2, 0, 0", "GET TIME VALUE of the computer's clock (relativeto 2: not reproducible)"),
+    ("0, 0, 3", "GET TIME VALUE in calendar units (measure 3; PySD implements measure 0"),
+    ("Lifetime - 4, 0, 0", "GET TIME VALUE with a computed relativeto or measure"),
+])
+def test_get_time_value_forms_pysd_lacks_are_refused_before_the_run(tmp_path, arguments, feature):
+    path = tmp_path / "clock.mdl"
+    path.write_text(DECAY.read_text().replace("Stock / Lifetime", f"Stock / Lifetime + 0 * GET TIME VALUE({arguments})"))
+    proc = cli("run", path, "--out", tmp_path / "out")
+    assert proc.returncode == 3 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert feature in proc.stderr and "in variable 'Outflow'" in proc.stderr
+
+
+def test_get_time_value_of_the_models_own_time_runs_to_its_closed_form(tmp_path):
+    path = tmp_path / "clock.mdl"
+    path.write_text(DECAY.read_text().replace("Stock / Lifetime", "GET TIME VALUE(0, 1.5, 0)"))
+    ds = sdvag.run(path)
+    np.testing.assert_allclose(ds["Outflow"].values, ds["time"].values + 1.5)

@@ -65,7 +65,49 @@ def refusals(elements) -> tuple[tuple[str, str], ...]:
                     name = node.function.reference.replace("_", " ").upper()
                     found.append((f"{name} (Vensim's random number stream cannot be reproduced)",
                                   element.name))
+                elif kind == "CallStructure" and getattr(node.function, "reference", "") == "get_time_value" \
+                        and _time_value_form(node.arguments):
+                    found.append((_time_value_form(node.arguments), element.name))
     return tuple(found)
+
+
+def _unstackable_stocks(section) -> tuple[str, str] | None:
+    """(feature, variable) when PySD cannot stack its stocks' states into one array: it runs
+    `np.array([state of each stock], dtype=object)`, which fails when one stock's array has the
+    same leading dimensions as another's and more (SDXorg data_from_other_model: a stock over
+    [dim1, dim2] beside one defined piecewise over [dim1, dim2, B]). Numpy itself decides, on
+    zero arrays of the shapes PySD's stocks will have."""
+    import numpy as np
+
+    sizes = {r.name: len(r.subscripts) for r in section.subscripts}
+    stocks = [(element.name, tuple(sizes.get(s, 1) for s in component.subscripts[0]))
+              for element in section.elements for component in element.components
+              if type(component.ast).__name__ == "IntegStructure"]
+    try:
+        np.array([np.zeros(shape) for _, shape in stocks], dtype=object)
+    except ValueError:
+        widest = max(stocks, key=lambda stock: len(stock[1]))
+        return ("stocks whose arrays PySD cannot stack into its state (one with the leading "
+                "dimensions of another, and more)", widest[0])
+    return None
+
+
+def _time_value_form(arguments) -> str | None:
+    """The GET TIME VALUE(relativeto, offset, measure) forms PySD cannot simulate as Vensim does:
+    it implements only the model's own time (relativeto 0) in the model's time units (measure 0)."""
+    if len(arguments) != 3:
+        return None  # PySD's translator reports the wrong number of arguments itself
+    relative, measure = _constant(arguments[0]), _constant(arguments[2])
+    if relative is None or measure is None:
+        return "GET TIME VALUE with a computed relativeto or measure (PySD implements relativeto 0, measure 0)"
+    if relative == 1:
+        return "GET TIME VALUE relative to the initial time (relativeto 1, which PySD does not implement)"
+    if relative == 2:
+        return "GET TIME VALUE of the computer's clock (relativeto 2: not reproducible)"
+    if measure != 0:
+        return (f"GET TIME VALUE in calendar units (measure {measure:g}; PySD implements measure 0, "
+                "the model's time units)")
+    return None
 
 
 def _fewer_subscripts(argument, subscripts) -> bool:
@@ -178,7 +220,8 @@ def parse_mdl(data: bytes, path: Path) -> ModelInfo:
     ET.SubElement(root, "model")
     return ModelInfo(path=path, sha256=hashlib.sha256(data).hexdigest(), name=path.stem,
                      sim=_sim_specs(elements, path), variables=variables, units=(), root=root, data=data,
-                     refusals=refusals([*elements.values(), *(e for m in macros for e in m.elements)]))
+                     refusals=refusals([*elements.values(), *(e for m in macros for e in m.elements)])
+                     + tuple(filter(None, map(_unstackable_stocks, (main, *macros)))))
 
 
 def _check_macro_files(macros, path: Path) -> None:
