@@ -188,3 +188,17 @@ def test_get_time_value_of_the_models_own_time_runs_to_its_closed_form(tmp_path)
     path.write_text(DECAY.read_text().replace("Stock / Lifetime", "GET TIME VALUE(0, 1.5, 0)"))
     ds = sdvag.run(path)
     np.testing.assert_allclose(ds["Outflow"].values, ds["time"].values + 1.5)
+
+
+@pytest.mark.parametrize("comment", ["A macro without a stock: its input times a factor.",  # in a macro's file
+                                     "Steady inflow."])                                    # in the model's
+def test_python_pasted_from_a_mdl_comment_is_never_imported(tmp_path, comment):
+    # PySD writes a .mdl comment into a docstring unescaped: this one becomes code in the
+    # generated file, which the syntax check refuses before anything is imported
+    marker = tmp_path / "PWNED"
+    path = tmp_path / "evil.mdl"
+    path.write_text(MACROS.read_text().replace(
+        comment, f'a""" + __import__(\'os\').system(\'touch {marker}\') + """b'))
+    proc = cli("run", path, "--out", tmp_path / "out")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "uses the name __import__" in proc.stderr
+    assert not marker.exists() and not (tmp_path / "out").exists()
