@@ -190,15 +190,50 @@ def test_get_time_value_of_the_models_own_time_runs_to_its_closed_form(tmp_path)
     np.testing.assert_allclose(ds["Outflow"].values, ds["time"].values + 1.5)
 
 
+@pytest.mark.parametrize("payload", [
+    "__import__('os').system('touch {marker}')",
+    "len([Path('{marker}').touch()])",  # names the syntax check allows: only leaving comments out stops it
+])
 @pytest.mark.parametrize("comment", ["A macro without a stock: its input times a factor.",  # in a macro's file
                                      "Steady inflow."])                                    # in the model's
-def test_python_pasted_from_a_mdl_comment_is_never_imported(tmp_path, comment):
-    # PySD writes a .mdl comment into a docstring unescaped: this one becomes code in the
-    # generated file, which the syntax check refuses before anything is imported
+def test_python_in_a_mdl_comment_never_runs(tmp_path, payload, comment):
+    # PySD writes a .mdl comment unescaped into a docstring, where this one would become code:
+    # PySD translates the model without its comments; sdvag still reads them
     marker = tmp_path / "PWNED"
     path = tmp_path / "evil.mdl"
-    path.write_text(MACROS.read_text().replace(
-        comment, f'a""" + __import__(\'os\').system(\'touch {marker}\') + """b'))
+    text = f'a""" * {payload.format(marker=marker)} + """b'
+    path.write_text(MACROS.read_text().replace(comment, text))
     proc = cli("run", path, "--out", tmp_path / "out")
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "uses the name __import__" in proc.stderr
-    assert not marker.exists() and not (tmp_path / "out").exists()
+    assert proc.returncode == 0 and not marker.exists(), proc.stderr
+    owner = "SCALED" if "macro" in comment else "Inflow"
+    info = sdvag.read_model(path)
+    assert owner not in info.variables or info.variables[owner].doc == text
+
+
+def test_the_syntax_check_alone_refuses_pysds_raw_translation_of_a_mdl_payload(tmp_path):
+    """Defence in depth: translated with its comments, the payload is code in model.py, and the
+    check run before every import refuses it."""
+    import warnings
+
+    from pysd.builders.python.python_model_builder import ModelBuilder
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    raw = tmp_path / "raw.mdl"
+    raw.write_text(MACROS.read_text().replace("Steady inflow.", 'a""" * __import__("os").getpid() + """b'))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = VensimFile(str(raw))
+        parsed.parse()
+        ModelBuilder(parsed.get_abstract_model()).build_model()  # writes raw.py, imports nothing
+    source = raw.with_suffix(".py").read_text()
+    assert '* __import__("os")' in source
+    assert "uses the name __import__" in translation_problem(source)
+
+
+def test_a_dimension_name_that_could_leave_pysds_quotes_is_refused(tmp_path):
+    # PySD writes a dimension's name between quotes of its own (`_subscript_dict['Region']`)
+    path = tmp_path / "names.mdl"
+    path.write_text(DECAY.read_text().replace("Region", "Reg'ion"))
+    proc = cli("run", path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "the dimension name Reg'ion holds a quote" in proc.stderr

@@ -33,9 +33,10 @@ from sdvag.model.pysd_errors import explain
 from sdvag.model.sanitise import macro_files, pysd_tree, translation_problem
 from sdvag.model.support import ensure_supported
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
+from sdvag.model.vensim import without_documentation
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
-CACHE_FORMAT = "7"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
+CACHE_FORMAT = "8"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
 CHECKSUM = "checksums.sha256"  # every generated .py file (the model and its macros)
 
 
@@ -133,10 +134,10 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
     tree = None if vensim else pysd_tree(info)  # refuses unsafe names and equations first
     work = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
     try:
-        vensim = info.path.suffix.lower() == VENSIM_SUFFIX
         source = work / ("model.mdl" if vensim else "model.xmile")
         # XMILE: the sanitised copy (no text that could become code), its builtins rewritten into
-        # what PySD simulates correctly; Vensim: the file itself (its translation is checked below)
+        # what PySD simulates correctly; Vensim: the file itself, translated without its comments
+        # (names are checked by vensim.parse_mdl; the translation is checked below)
         source.write_bytes(data if vensim else pysd_bytes(tree, *names_and_dimensions(info)))
         # numpy's default print precision (8 digits) is what PySD writes graphical-function
         # points with; 'unique' writes every float exactly, as constants already are
@@ -144,7 +145,7 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
                 np.printoptions(floatmode="unique"):
             warnings.simplefilter("ignore")
             try:
-                (pysd.read_vensim if vensim else pysd.read_xmile)(str(source), initialize=False)
+                _write_python(source, vensim)
             except Exception as exc:  # PySD raises many types for what it cannot read
                 raise UnsupportedFeature(*explain(exc, info), info.path) from None
         files = _generated(work)  # model.py, and a file per Vensim macro
@@ -162,6 +163,20 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _write_python(source: Path, vensim: bool) -> None:
+    """PySD's translation of the file, written beside it (model.py, and a file per Vensim
+    macro) and not imported: what PySD's read_vensim and read_xmile do before they load it,
+    so that nothing is imported before the syntax check. A .mdl's comments are left out."""
+    from pysd.builders.python.python_model_builder import ModelBuilder
+    from pysd.translators.vensim.vensim_file import VensimFile
+    from pysd.translators.xmile.xmile_file import XmileFile
+
+    parsed = (VensimFile if vensim else XmileFile)(str(source))
+    parsed.parse()
+    model = parsed.get_abstract_model()
+    ModelBuilder(without_documentation(model) if vensim else model).build_model()
 
 
 def compiled(path: str | Path, integrators: tuple[str, ...] = ("euler",),
@@ -198,7 +213,10 @@ def abstract_model(path: str | Path, integrators: tuple[str, ...], data: bytes |
 def load(path: str | Path, data: bytes | None = None) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
     """Read, check and compile a model file; returns its description and a fresh PySD model."""
     info, py_file = compiled(path, data=data)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        model = pysd.load(str(py_file))
+        try:
+            model = pysd.load(str(py_file))
+        except Exception as exc:  # what PySD finds loading it (circular initialisation...)
+            raise UnsupportedFeature(*explain(exc, info), info.path) from None
     return info, model

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from lxml import etree as ET
 
-from sdvag.errors import SdvagError, UnsupportedFeature
+from sdvag.errors import SdvagError, UnsupportedFeature, shown
 from sdvag.model.pysd_errors import explain
 from sdvag.model.info import Graphical, ModelInfo, SimSpecs, Variable
+from sdvag.model.tree import unsafe_name
 
 CONTROLS = {"initial time": "start", "final time": "stop", "time step": "dt", "saveper": "save_step"}
 # What PySD's Vensim translator simulates differently from Vensim, found by running the SDXorg
@@ -135,6 +136,34 @@ def _abstract_model(data: bytes, path: Path):
                 raise UnsupportedFeature(*explain(exc), path) from None
 
 
+def without_documentation(model):
+    """PySD's abstract model of a .mdl with every comment blanked: PySD pastes a comment
+    unescaped into a docstring of the Python it writes, where a crafted one becomes code.
+    sdvag reads the comments from its own parse (parse_mdl); names and units PySD writes with
+    repr(), and the names are checked in parse_mdl."""
+    for section in model.sections:
+        for element in section.elements:
+            element.documentation = ""
+    return model
+
+
+def _check_names(model, path: Path) -> None:
+    """Refuse names that could break out of the strings PySD writes them into: a backslash,
+    brace or control character in any name (a Vensim name's enclosing quotes aside), and a
+    quote in a dimension's name (PySD writes it between quotes of its own)."""
+    for section in model.sections:
+        names = [e.name for e in section.elements] + [s for r in section.subscripts for s in r.subscripts]
+        for name in names + [r.name for r in section.subscripts]:
+            plain = name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
+            if unsafe_name(plain):
+                raise SdvagError(f"{path}: the name {shown(name)} holds a character sdvag does not "
+                                 f"accept in names (a quote, backslash, brace or control character)")
+        for dimension in section.subscripts:
+            if "'" in dimension.name or '"' in dimension.name:
+                raise SdvagError(f"{path}: the dimension name {shown(dimension.name)} holds a quote, "
+                                 "which sdvag does not accept in dimension names")
+
+
 def _constant(ast) -> float | None:
     return float(ast) if isinstance(ast, (int, float)) and not isinstance(ast, bool) else None
 
@@ -208,6 +237,7 @@ def parse_mdl(data: bytes, path: Path) -> ModelInfo:
     """A Vensim model's description: variables (subscripted ones with their dimensions) and
     time settings; the control variables (INITIAL TIME...) are the sim specs, not variables."""
     model = _abstract_model(data, path)
+    _check_names(model, path)
     main, *macros = model.sections
     _check_macro_files(macros, path)
     elements = {" ".join(e.name.lower().replace("_", " ").split()): e for e in main.elements}
