@@ -237,3 +237,8 @@ def test_a_dimension_name_that_could_leave_pysds_quotes_is_refused(tmp_path):
     proc = cli("run", path)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "the dimension name Reg'ion holds a quote" in proc.stderr
+    # a variable's name may hold them: PySD writes it with repr()
+    quoted = tmp_path / "quoted.mdl"
+    quoted.write_text(DECAY.read_text().replace("Lifetime", '"Life\\"time\\" \\ it\'s"'))
+    ds = sdvag.run(quoted)
+    assert float(ds['"Life\\"time\\" \\ it\'s"'][0]) == 4

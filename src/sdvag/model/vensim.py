@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import io
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from lxml import etree as ET
 from sdvag.errors import SdvagError, UnsupportedFeature, shown
 from sdvag.model.pysd_errors import explain
 from sdvag.model.info import Graphical, ModelInfo, SimSpecs, Variable
-from sdvag.model.tree import unsafe_name
 
 CONTROLS = {"initial time": "start", "final time": "stop", "time step": "dt", "saveper": "save_step"}
 # What PySD's Vensim translator simulates differently from Vensim, found by running the SDXorg
@@ -140,7 +140,7 @@ def without_documentation(model):
     """PySD's abstract model of a .mdl with every comment blanked: PySD pastes a comment
     unescaped into a docstring of the Python it writes, where a crafted one becomes code.
     sdvag reads the comments from its own parse (parse_mdl); names and units PySD writes with
-    repr(), and the names are checked in parse_mdl."""
+    repr(), but for dimension names, which parse_mdl checks."""
     for section in model.sections:
         for element in section.elements:
             element.documentation = ""
@@ -148,20 +148,14 @@ def without_documentation(model):
 
 
 def _check_names(model, path: Path) -> None:
-    """Refuse names that could break out of the strings PySD writes them into: a backslash,
-    brace or control character in any name (a Vensim name's enclosing quotes aside), and a
-    quote in a dimension's name (PySD writes it between quotes of its own)."""
+    """Refuse a dimension name that could break out of the quotes PySD writes it between
+    (`_subscript_dict['Region']`); PySD writes every other name with repr()."""
     for section in model.sections:
-        names = [e.name for e in section.elements] + [s for r in section.subscripts for s in r.subscripts]
-        for name in names + [r.name for r in section.subscripts]:
-            plain = name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
-            if unsafe_name(plain):
-                raise SdvagError(f"{path}: the name {shown(name)} holds a character sdvag does not "
-                                 f"accept in names (a quote, backslash, brace or control character)")
         for dimension in section.subscripts:
-            if "'" in dimension.name or '"' in dimension.name:
+            if re.search(r"['\"\\]|[^\S ]", dimension.name):
                 raise SdvagError(f"{path}: the dimension name {shown(dimension.name)} holds a quote, "
-                                 "which sdvag does not accept in dimension names")
+                                 "a backslash or a control character, which sdvag does not accept "
+                                 "in dimension names")
 
 
 def _constant(ast) -> float | None:
