@@ -71,7 +71,7 @@ def _poison(entry):
     import hashlib
     source = (entry / "model.py").read_text() + "\n__import__('os').system('touch PWNED')\n"
     (entry / "model.py").write_text(source)
-    (entry / translate.CHECKSUM).write_text(hashlib.sha256(source.encode()).hexdigest())
+    (entry / translate.CHECKSUM).write_text(f"{hashlib.sha256(source.encode()).hexdigest()}  model.py\n")
 
 
 @pytest.fixture(scope="module")

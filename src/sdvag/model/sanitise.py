@@ -15,6 +15,7 @@ external data (a Vensim GET XLS ...) only of the data files sdvag checked (model
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import re
 
@@ -100,9 +101,10 @@ def pysd_source(info: ModelInfo) -> bytes:
     return ET.tostring(pysd_tree(info), xml_declaration=True, encoding="utf-8")
 
 
-# What a PySD translation of an XMILE model sdvag accepts may contain.
+# What a PySD translation of a model sdvag accepts may contain (for a Vensim model with macros,
+# each macro's file too: PySD imports it when it loads the model, see macro_files).
 _MODULE_IMPORTS = {"numpy": "np", "xarray": "xr"}
-_FROM_IMPORTS = {"pathlib": {"Path"}, "pysd": {"Component"}}
+_FROM_IMPORTS = {"pathlib": {"Path"}, "pysd": {"Component"}, "pysd.py_backend.model": {"Macro"}}
 _RUNTIME = {f"pysd.py_backend.{m}" for m in ("functions", "statefuls", "lookups", "allocation", "external")}
 _READERS = frozenset({"ExtConstant", "ExtData", "ExtLookup"})  # their first argument is a file
 _BUILTINS = frozenset({"float", "int", "abs", "min", "max", "len", "range", "sum", "round",
@@ -129,7 +131,8 @@ def translation_problem(source: str, data_files: frozenset[str] = frozenset()) -
         tree = ast.parse(source)
     except (SyntaxError, ValueError) as exc:
         return f"not valid Python ({exc.msg if isinstance(exc, SyntaxError) else exc})"
-    defined = set(_BUILTINS)
+    defined = set(_BUILTINS) | _macro_parameters(tree)
+    lookups = set()  # names bound to HardcodedLookups(...): PySD adds their subscripts' points
     for node in tree.body:
         if isinstance(node, ast.Import):
             for a in node.names:
@@ -145,9 +148,12 @@ def translation_problem(source: str, data_files: frozenset[str] = frozenset()) -
             defined.update(a.asname or a.name for a in node.names)
         elif isinstance(node, ast.Assign):
             defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            if _calls(node.value, "HardcodedLookups"):
+                lookups.update(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.FunctionDef):
             defined.add(node.name)
         elif not (isinstance(node, ast.Expr) and (isinstance(node.value, ast.Constant)
+                                                  or _adds_lookup_points(node.value, lookups)
                                                   or _adds_range(node.value))):
             return f"line {node.lineno}: a {type(node).__name__} statement"
     return _check_tree(tree, defined) or _check_readers(tree, defined, data_files)
@@ -183,10 +189,57 @@ def _check_readers(tree: ast.Module, defined: set[str], data_files: frozenset[st
     return None
 
 
+def _calls(node, name: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+
+
+def _adds_lookup_points(node, lookups: set[str]) -> bool:
+    """`_hardcodedlookup_x.add([...], [...], {...})`: a subscripted lookup's further points."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+        and node.func.attr == "add" and isinstance(node.func.value, ast.Name) \
+        and node.func.value.id in lookups
+
+
+_MACRO_FILE = re.compile(r"[A-Za-z_]\w*\.py")
+_PYTHON_BUILTINS = frozenset(dir(builtins))
+
+
+def _macro_parameters(tree: ast.Module) -> set[str]:
+    """The names a macro's file calls its inputs by (`_params = {"input": "input_1"}`): PySD
+    binds them to the calling model's values when it loads the macro. Plain identifiers that
+    are no Python builtin only, so that a name like `open` never counts as defined."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["_params"] \
+                and isinstance(node.value, ast.Dict):
+            names = {v.value for v in node.value.values if isinstance(v, ast.Constant)}
+            return {n for n in names if isinstance(n, str) and n.isidentifier()
+                    and n not in _PYTHON_BUILTINS and not n.startswith("__")}
+    return set()
+
+
+def macro_files(source: str) -> set[str]:
+    """The macro files a translation loads: `Macro(_root.joinpath("name.py"), ...)`."""
+    return {node.args[0].args[0].value for node in ast.walk(ast.parse(source))
+            if _calls(node, "Macro") and _macro_file(node) is None}
+
+
+def _macro_file(call: ast.Call) -> str | None:
+    """Why a Macro(...) call does not load a file of the translation's own folder, or None."""
+    first = call.args[0] if call.args else None
+    if not (isinstance(first, ast.Call) and isinstance(first.func, ast.Attribute)
+            and first.func.attr == "joinpath" and isinstance(first.func.value, ast.Name)
+            and first.func.value.id == "_root" and len(first.args) == 1 and not first.keywords
+            and isinstance(first.args[0], ast.Constant) and isinstance(first.args[0].value, str)
+            and _MACRO_FILE.fullmatch(first.args[0].value) and first.args[0].value != "model.py"):
+        return "a Macro that does not load a file beside the model's"
+    return None
+
+
 def _check_tree(tree: ast.Module, defined: set[str]) -> str | None:
     local_names = {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
                    for a in (*n.posonlyargs, *n.args, *n.kwonlyargs)}
     local_names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    dtypes = set()  # `bool` as a dtype= argument (ast.walk visits a keyword before its value)
     for node in ast.walk(tree):
         kind = type(node).__name__
         line = getattr(node, "lineno", "?")
@@ -200,7 +253,13 @@ def _check_tree(tree: ast.Module, defined: set[str]) -> str | None:
                 if not (isinstance(func, ast.Attribute) and func.attr == "add"
                         and isinstance(func.value, ast.Name) and func.value.id == "component"):
                     return f"line {line}: a decorator other than @component.add"
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+        wrong_macro = _macro_file(node) if _calls(node, "Macro") else None
+        if wrong_macro:
+            return f"line {line}: {wrong_macro}"
+        if isinstance(node, ast.keyword) and node.arg == "dtype" and isinstance(node.value, ast.Name) \
+                and node.value.id == "bool":
+            dtypes.add(node.value)  # xr.ones_like(value, dtype=bool): PySD's EXCEPT masks
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node not in dtypes \
                 and node.id not in defined and node.id not in local_names:
             return f"line {line}: uses the name {node.id}"
         if isinstance(node, ast.Name) and node.id.startswith("__") and node.id.endswith("__") \

@@ -10,8 +10,9 @@ complete result; neither can see a half-written file.
 
 The cache is code that will be imported, so it must be the user's own: a folder owned by the
 user that nobody else may write (created 0700), else sdvag refuses to run. PySD translates a
-sanitised copy of the model (model/sanitise.py); the translation is checked, and its SHA-256
-written beside it, and both are verified again before every import: a damaged entry is
+sanitised copy of the model (model/sanitise.py); the translation (model.py, and a file per
+Vensim macro, which PySD imports with it) is checked, and the SHA-256 of each file written
+beside them, and all are verified again before every import: a damaged entry is
 translated again, with a warning.
 """
 from __future__ import annotations
@@ -34,13 +35,14 @@ from sdvag.model.datafiles import (MANIFEST, DataFile, copies_problem, data_erro
                                    read_data_files)
 from sdvag.model.names import refuse_spaced_names
 from sdvag.model.pysd_errors import explain
-from sdvag.model.sanitise import pysd_tree, translation_problem
+from sdvag.model.sanitise import macro_files, pysd_tree, translation_problem
 from sdvag.model.support import ensure_supported
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
+from sdvag.model.vensim import without_documentation
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
-CACHE_FORMAT = "7"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
-CHECKSUM = "model.py.sha256"
+CACHE_FORMAT = "9"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
+CHECKSUM = "checksums.sha256"  # every generated .py file (the model and its macros)
 
 
 def cache_root() -> Path:
@@ -73,23 +75,47 @@ def _key(data: bytes, files: tuple[DataFile, ...] = ()) -> str:
     return digest.hexdigest()[:32]
 
 
+def _code_problem(files: dict[str, bytes], data_files: frozenset[str] = frozenset()) -> str | None:
+    """Why these generated files (name -> content) are not a translation sdvag may import:
+    each must be shaped like PySD's output, the macro files they load must be among them, and
+    the data files they read among `data_files` (checked and copied beside them)."""
+    if "model.py" not in files:
+        return "model.py missing"
+    for name, content in sorted(files.items()):
+        try:
+            source = content.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"{name} is not text"
+        problem = translation_problem(source, data_files)
+        if problem is None and not macro_files(source) <= files.keys():
+            problem = "loads a macro file that is not part of the translation"
+        if problem:
+            return problem if name == "model.py" else f"{name}: {problem}"
+    return None
+
+
+def _generated(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.glob("*.py")}
+
+
 def entry_problem(folder: Path) -> str | None:
     """Why a cache entry must not be imported (missing, damaged or altered), or None."""
     try:
-        source = (folder / "model.py").read_bytes()
-        recorded = (folder / CHECKSUM).read_text(encoding="ascii").strip()
+        files = _generated(folder)
+        recorded = (folder / CHECKSUM).read_text(encoding="ascii").split()
     except (OSError, UnicodeDecodeError) as exc:
-        return f"{getattr(exc, 'filename', None) or 'its checksum'} unreadable or missing"
-    if hashlib.sha256(source).hexdigest() != recorded:
-        return "model.py does not match its checksum"
+        return f"{getattr(exc, 'filename', None) or 'its checksums'} unreadable or missing"
+    if "model.py" not in files:
+        return "model.py unreadable or missing"
+    if recorded != _checksums(files).split():
+        return "the generated files do not match their checksums"
     problem, data_names = copies_problem(folder)
-    if problem:
-        return problem
-    try:
-        problem = translation_problem(source.decode("utf-8"), data_names)
-    except UnicodeDecodeError:
-        problem = "model.py is not text"
-    return problem
+    return problem or _code_problem(files, data_names)
+
+
+def _checksums(files: dict[str, bytes]) -> str:
+    """One line per generated file, as sha256sum writes them."""
+    return "".join(f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(files))
 
 
 def _discard(folder: Path) -> None:
@@ -121,7 +147,8 @@ def translated_file(info: ModelInfo, data: bytes, files: tuple[DataFile, ...] = 
         place(files, work)
         source = work / ("model.mdl" if vensim else "model.xmile")
         # XMILE: the sanitised copy (no text that could become code), its builtins rewritten into
-        # what PySD simulates correctly; Vensim: the file itself (its translation is checked below)
+        # what PySD simulates correctly; Vensim: the file itself, translated without its comments
+        # (names are checked by vensim.parse_mdl; the translation is checked below)
         source.write_bytes(data if vensim else pysd_bytes(tree, *names_and_dimensions(info)))
         # numpy's default print precision (8 digits) is what PySD writes graphical-function
         # points with; 'unique' writes every float exactly, as constants already are
@@ -129,17 +156,17 @@ def translated_file(info: ModelInfo, data: bytes, files: tuple[DataFile, ...] = 
                 np.printoptions(floatmode="unique"):
             warnings.simplefilter("ignore")
             try:
-                (pysd.read_vensim if vensim else pysd.read_xmile)(str(source), initialize=False)
+                _write_python(source, vensim)
             except Exception as exc:  # PySD raises many types for what it cannot read
                 # (a GET DIRECT SUBSCRIPT's file is read while translating)
                 raise data_error(exc, info.path, info.external, work) \
                     or UnsupportedFeature(*explain(exc, info), info.path) from None
-        python = (work / "model.py").read_bytes()
-        problem = translation_problem(python.decode("utf-8"), frozenset(f.name for f in files))
+        generated = _generated(work)  # model.py, and a file per Vensim macro
+        problem = _code_problem(generated, frozenset(f.name for f in files))
         if problem:
             raise SdvagError(f"{info.path}: PySD's translation of this model is not what sdvag "
                              f"expects ({problem}); it is not run")
-        (work / CHECKSUM).write_text(hashlib.sha256(python).hexdigest() + "\n", encoding="ascii")
+        (work / CHECKSUM).write_text(_checksums(generated), encoding="ascii")
         if files:
             (work / MANIFEST).write_text(manifest(files), encoding="utf-8")
         try:
@@ -151,6 +178,20 @@ def translated_file(info: ModelInfo, data: bytes, files: tuple[DataFile, ...] = 
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _write_python(source: Path, vensim: bool) -> None:
+    """PySD's translation of the file, written beside it (model.py, and a file per Vensim
+    macro) and not imported: what PySD's read_vensim and read_xmile do before they load it,
+    so that nothing is imported before the syntax check. A .mdl's comments are left out."""
+    from pysd.builders.python.python_model_builder import ModelBuilder
+    from pysd.translators.vensim.vensim_file import VensimFile
+    from pysd.translators.xmile.xmile_file import XmileFile
+
+    parsed = (VensimFile if vensim else XmileFile)(str(source))
+    parsed.parse()
+    model = parsed.get_abstract_model()
+    ModelBuilder(without_documentation(model) if vensim else model).build_model()
 
 
 def compiled(path: str | Path, integrators: tuple[str, ...] = ("euler",),
@@ -187,13 +228,11 @@ def abstract_model(path: str | Path, integrators: tuple[str, ...], data: bytes |
 def load(path: str | Path, data: bytes | None = None) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:
     """Read, check and compile a model file; returns its description and a fresh PySD model."""
     info, py_file = compiled(path, data=data)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         try:
             model = pysd.load(str(py_file))
-        except Exception as exc:  # reading the data files is the first thing that can fail
-            problem = data_error(exc, info.path, info.external, py_file.parent)
-            if problem is None:
-                raise
-            raise problem from None
+        except Exception as exc:  # reading the data files, or what PySD finds loading it
+            raise data_error(exc, info.path, info.external, py_file.parent) \
+                or UnsupportedFeature(*explain(exc, info), info.path) from None
     return info, model

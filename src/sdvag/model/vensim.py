@@ -11,12 +11,13 @@ import contextlib
 import hashlib
 import io
 import math
+import re
 import warnings
 from pathlib import Path
 
 from lxml import etree as ET
 
-from sdvag.errors import SdvagError, UnsupportedFeature
+from sdvag.errors import SdvagError, UnsupportedFeature, shown
 from sdvag.model.pysd_errors import explain
 from sdvag.model.info import Graphical, ModelInfo, SimSpecs, Variable
 
@@ -63,6 +64,9 @@ def refusals(elements) -> tuple[tuple[str, str], ...]:
                     name = node.function.reference.replace("_", " ").upper()
                     found.append((f"{name} (Vensim's random number stream cannot be reproduced)",
                                   element.name))
+                elif kind == "CallStructure" and getattr(node.function, "reference", "") == "get_time_value" \
+                        and _time_value_form(node.arguments):
+                    found.append((_time_value_form(node.arguments), element.name))
     return tuple(found)
 
 
@@ -80,6 +84,45 @@ def external_files(model) -> tuple[tuple[str, str], ...]:
                     if type(node).__name__ in EXTERNAL_STRUCTURES:
                         found.append((element.name, str(node.file)))
     return tuple(found)
+
+
+def _unstackable_stocks(section) -> tuple[str, str] | None:
+    """(feature, variable) when PySD cannot stack its stocks' states into one array: it runs
+    `np.array([state of each stock], dtype=object)`, which fails when one stock's array has the
+    same leading dimensions as another's and more (SDXorg data_from_other_model: a stock over
+    [dim1, dim2] beside one defined piecewise over [dim1, dim2, B]). Numpy itself decides, on
+    zero arrays of the shapes PySD's stocks will have."""
+    import numpy as np
+
+    sizes = {r.name: len(r.subscripts) for r in section.subscripts}
+    stocks = [(element.name, tuple(sizes.get(s, 1) for s in component.subscripts[0]))
+              for element in section.elements for component in element.components
+              if type(component.ast).__name__ == "IntegStructure"]
+    try:
+        np.array([np.zeros(shape) for _, shape in stocks], dtype=object)
+    except ValueError:
+        widest = max(stocks, key=lambda stock: len(stock[1]))
+        return ("stocks whose arrays PySD cannot stack into its state (one with the leading "
+                "dimensions of another, and more)", widest[0])
+    return None
+
+
+def _time_value_form(arguments) -> str | None:
+    """The GET TIME VALUE(relativeto, offset, measure) forms PySD cannot simulate as Vensim does:
+    it implements only the model's own time (relativeto 0) in the model's time units (measure 0)."""
+    if len(arguments) != 3:
+        return None  # PySD's translator reports the wrong number of arguments itself
+    relative, measure = _constant(arguments[0]), _constant(arguments[2])
+    if relative is None or measure is None:
+        return "GET TIME VALUE with a computed relativeto or measure (PySD implements relativeto 0, measure 0)"
+    if relative == 1:
+        return "GET TIME VALUE relative to the initial time (relativeto 1, which PySD does not implement)"
+    if relative == 2:
+        return "GET TIME VALUE of the computer's clock (relativeto 2: not reproducible)"
+    if measure != 0:
+        return (f"GET TIME VALUE in calendar units (measure {measure:g}; PySD implements measure 0, "
+                "the model's time units)")
+    return None
 
 
 def _fewer_subscripts(argument, subscripts) -> bool:
@@ -105,6 +148,28 @@ def _abstract_model(data: bytes, path: Path):
                 return parsed.get_abstract_model()
             except Exception as exc:  # PySD's parser raises many types on text it cannot read
                 raise UnsupportedFeature(*explain(exc), path) from None
+
+
+def without_documentation(model):
+    """PySD's abstract model of a .mdl with every comment blanked: PySD pastes a comment
+    unescaped into a docstring of the Python it writes, where a crafted one becomes code.
+    sdvag reads the comments from its own parse (parse_mdl); names and units PySD writes with
+    repr(), but for dimension names, which parse_mdl checks."""
+    for section in model.sections:
+        for element in section.elements:
+            element.documentation = ""
+    return model
+
+
+def _check_names(model, path: Path) -> None:
+    """Refuse a dimension name that could break out of the quotes PySD writes it between
+    (`_subscript_dict['Region']`); PySD writes every other name with repr()."""
+    for section in model.sections:
+        for dimension in section.subscripts:
+            if re.search(r"['\"\\]|[^\S ]", dimension.name):
+                raise SdvagError(f"{path}: the dimension name {shown(dimension.name)} holds a quote, "
+                                 "a backslash or a control character, which sdvag does not accept "
+                                 "in dimension names")
 
 
 def _constant(ast) -> float | None:
@@ -180,12 +245,10 @@ def parse_mdl(data: bytes, path: Path) -> ModelInfo:
     """A Vensim model's description: variables (subscripted ones with their dimensions) and
     time settings; the control variables (INITIAL TIME...) are the sim specs, not variables."""
     model = _abstract_model(data, path)
-    elements = {}
-    for section in model.sections:
-        if section.name != "__main__":
-            raise UnsupportedFeature("Vensim macros", section.name, path)
-        for element in section.elements:
-            elements[" ".join(element.name.lower().replace("_", " ").split())] = element
+    _check_names(model, path)
+    main, *macros = model.sections
+    _check_macro_files(macros, path)
+    elements = {" ".join(e.name.lower().replace("_", " ").split()): e for e in main.elements}
     if "time step" not in elements or "final time" not in elements:
         raise SdvagError(f"{path}: the model has no TIME STEP or FINAL TIME")
     variables = {e.name: _variable(e) for key, e in elements.items() if key not in CONTROLS}
@@ -195,4 +258,19 @@ def parse_mdl(data: bytes, path: Path) -> ModelInfo:
     ET.SubElement(root, "model")
     return ModelInfo(path=path, sha256=hashlib.sha256(data).hexdigest(), name=path.stem,
                      sim=_sim_specs(elements, path), variables=variables, units=(), root=root, data=data,
-                     refusals=refusals(elements.values()), external=external_files(model))
+                     refusals=refusals([*elements.values(), *(e for m in macros for e in m.elements)])
+                     + tuple(filter(None, map(_unstackable_stocks, (main, *macros)))),
+                     external=external_files(model))
+
+
+def _check_macro_files(macros, path: Path) -> None:
+    """PySD writes each macro to a file named after it beside the model's translation
+    (model.py): names that would share a file (also on a case-blind file system) are refused."""
+    taken = {"model.py"}
+    for macro in macros:
+        name = macro.path.name.lower()
+        if name in taken or name == ".py":
+            raise UnsupportedFeature(f"the Vensim macro {macro.name.upper()!r} (its name, reduced "
+                                     "to a file name, is empty or that of the model or of "
+                                     "another macro)", None, path)
+        taken.add(name)
