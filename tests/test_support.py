@@ -30,9 +30,8 @@ UNSUPPORTED = {
     "inf": (aux("X", "INF") + STOCK, {}, "the INF constant", "X"),
     "mod after a product": (aux("X", "2 * TIME MOD 3") + STOCK, {}, "this equation form", "X"),
     "safe division after a division": (aux("X", "2 / TIME // 3") + STOCK, {}, "this equation form", "X"),
-    "call of a converter with a graphical function": (
-        aux("G", "TIME", '<gf><xscale min="0" max="2"/><ypts>0,1,4</ypts></gf>') + aux("X", "G(1.5)") + STOCK,
-        {}, "a call of 'g' as a graphical function", "X"),
+    "call of a converter without a graphical function": (
+        aux("G", "TIME") + aux("X", "G(1.5)") + STOCK, {}, "a call of 'g' as a graphical function", "X"),
     "untranslated vensim call": (aux("X", "0{GET_DIRECT_DATA('x.csv',_',',_'A',_'B2')}") + STOCK, {},
                                  "GET DIRECT DATA (a Vensim function its converter left in a comment", "X"),
 }

@@ -12,8 +12,9 @@ import re
 
 from sdvag.errors import SdvagError, UnsupportedFeature, suggest
 from sdvag.model.arrays import array_problems, unnamed_dimensions
-from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, names_and_dimensions,
-                                  rewrite_equation, untranslated_call)
+from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, graph_helpers,
+                                  names_and_dimensions, rewrite_equation, untranslated_call)
+from sdvag.model.rewrite import equation_name
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, child, children, is_name, local, tokens
 
 # Builtins PySD 3.14 simulates correctly from XMILE (lower case).
@@ -65,6 +66,9 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
                          if integrators == ("euler",) else f"integration method {info.sim.method}", None))
     problems += unnamed_dimensions(info)
     names, dims, positions = names_and_dimensions(info)
+    helpers = {key: helper for key, (helper, _) in graph_helpers(info.root, names).items()}
+    graphs = {key: equation_name(helper) for key, helper in helpers.items()}
+    helper_names = {canonical(helper) for helper in helpers.values()}
     kinds = {canonical(v.name): v.kind for v in info.variables.values()}
     for var in info.variables.values():
         node = var.node
@@ -79,7 +83,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
                              "with a placeholder value in its place)", var.name))
             continue
         try:
-            rewritten = rewrite_equation(var.equation, names, dims, positions)
+            rewritten = rewrite_equation(var.equation, names, dims, positions, graphs)
         except AmbiguousForm as exc:
             problems.append((f"this equation form ({exc})", var.name))
             continue
@@ -97,7 +101,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
                 problems.append((f"a call of '{name}' as a graphical function (PySD calls only "
                                  "stand-alone <gf> elements; it returns this variable's own value)",
                                  var.name))
-            if name in names or name in KEYWORDS:
+            if name in names or name in KEYWORDS or called and name in helper_names:
                 continue
             if name in KNOWN_UNSUPPORTED:
                 problems.append((KNOWN_UNSUPPORTED[name], var.name))

@@ -34,7 +34,7 @@ from sdvag.model.support import ensure_supported
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
-CACHE_FORMAT = "6"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
+CACHE_FORMAT = "7"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
 CHECKSUM = "model.py.sha256"
 
 
