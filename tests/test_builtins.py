@@ -41,6 +41,13 @@ def test_constants_logarithm_mean_and_safe_division(run):
                                np.divide(3, zero, out=np.zeros_like(t), where=zero != 0) * 2)
 
 
+def test_infinity_and_hyperbolic_functions(run):
+    t = run["time"].values
+    assert set(run["Infinite"].values) == {8.0}  # MIN(INF, 7) + 1: INF is larger than any number
+    np.testing.assert_allclose(run["Hyperbolic"].values,
+                               np.cosh(t / 4) - 2 * np.sinh(-t / 5) + np.tanh(t - 6), rtol=1e-14)
+
+
 def test_one_argument_ramp_starts_at_the_start_time(run):
     t = run["time"].values
     np.testing.assert_allclose(run["Slope"].values, 2 * (t - 2), atol=1e-12)

@@ -27,7 +27,6 @@ UNSUPPORTED = {
         "DELAY3 of an unsubscripted input in an arrayed variable", "Lag"),
     "builtin": (aux("X", "PREVIOUS(S, 0)") + STOCK, {}, "PREVIOUS", "X"),
     "random": (aux("X", "NORMAL(0, 1)") + STOCK, {}, "NORMAL", "X"),
-    "inf": (aux("X", "INF") + STOCK, {}, "the INF constant", "X"),
     "mod after a product": (aux("X", "2 * TIME MOD 3") + STOCK, {}, "this equation form", "X"),
     "safe division after a division": (aux("X", "2 / TIME // 3") + STOCK, {}, "this equation form", "X"),
     "call of a converter without a graphical function": (
@@ -175,3 +174,16 @@ def test_words_before_a_call_are_one_builtin_name_but_keywords_are_not():
     from sdvag.model.support import references
     assert references("VECTOR SORT ORDER(a, 1)")[0] == ("vector sort order", True)
     assert references("IF TIME >= Start THEN (1) ELSE 0")[2:4] == [("start", False), ("then", True)]
+
+
+def test_a_model_with_nothing_to_integrate_runs_whatever_its_method(tmp_path):
+    # no stock, smoothing, delay or trend: RK4 and Euler compute the same, so PySD runs it
+    # (sdvag's RK4 engine has no arrays)
+    dims = {"before_model": '<dimensions><dim name="Region"><elem name="N"/><elem name="S"/></dim></dimensions>'}
+    arrayed = '<aux name="X"><dimensions><dim name="Region"/></dimensions><eqn>2 * TIME + DT</eqn></aux>'
+    ds = sdvag.run(write_model(tmp_path / "rk4_static.xmile", arrayed, method="RK4", **dims))
+    for region in "NS":
+        np.testing.assert_allclose(ds[f"X[{region}]"], 2 * ds["time"] + 0.25, rtol=1e-15)
+    smoothed = arrayed + aux("Y", "SMTH1(X[N], 2)")
+    with pytest.raises(UnsupportedFeature, match="(?i)integration method RK4 with arrays"):
+        sdvag.run(write_model(tmp_path / "rk4_smoothed.xmile", smoothed, method="RK4", **dims))

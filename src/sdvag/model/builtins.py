@@ -1,6 +1,6 @@
 """XMILE and Stella builtins PySD lacks or gets wrong, rewritten into equations PySD simulates right.
 
-PySD's XMILE translator does not know DT, STARTTIME, STOPTIME, PI, LOG10, MEAN, Stella's `//`
+PySD's XMILE translator does not know DT, STARTTIME, STOPTIME, PI, INF, LOG10, MEAN, Stella's `//`
 (safe division), `{...}` comments or one-argument RAMP; it truncates INT towards zero where XMILE
 floors (INT(-19.875) is -20), has no MOD of its own (its MODULO is
 0 for a negative divisor), and mis-reads subscripts written with a space after the comma. Each is
@@ -8,6 +8,7 @@ rewritten, in the text PySD receives, into PySD constructs whose meaning is the 
 
     DT, STARTTIME, STOPTIME    PySD's own time_step, initial_time, final_time
     PI                         the number
+    INF                        (1e308 * 10), which is IEEE infinity (PySD's grammar has no INF)
     LOG10(x)                   LOG(x, 10)              (PySD's two-argument log)
     MEAN(a, b, ...)            ((a) + (b) + ...) / n
     INT(x)                     floor: INT(x) - (IF x < INT(x) THEN 1 ELSE 0)
@@ -36,7 +37,7 @@ from sdvag.model.rewrite import equation_name
 from sdvag.model.xmile import _TOKEN, canonical, child, children, is_name, local, main_model
 
 CONTROL_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "final_time"}
-CONSTANTS = {"pi": "3.141592653589793"}
+CONSTANTS = {"pi": "3.141592653589793", "inf": "(1e308 * 10)"}  # 1e308 * 10 overflows to inf
 # Builtins this module rewrites: support.py accepts them.
 REWRITTEN = frozenset({"int", "log10", "mean", "mod", "ramp", "lookup"}) | set(CONTROL_NAMES) | set(CONSTANTS)
 PYSD_CONTROLS = {"time step", "initial time", "final time", "saveper"}

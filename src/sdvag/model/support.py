@@ -21,11 +21,12 @@ from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, child, childr
 BUILTINS = frozenset({
     "abs", "exp", "ln", "sqrt", "min", "max", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
     "int", "step", "ramp", "pulse", "safediv", "smth1", "smth3", "smthn", "delay", "delay1",
-    "delay3", "delayn", "trend", "init", "log", "modulo", "sum", "prod",
+    "delay3", "delayn", "trend", "init", "log", "modulo", "sum", "prod", "sinh", "cosh", "tanh",
 }) | REWRITTEN
 KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "time"})
-# Names XMILE defines that PySD does not: refused rather than mistranslated.
-KNOWN_UNSUPPORTED = {"inf": "the INF constant"}
+# Builtins with a state that the integration method moves (smoothing, delays, trends).
+INTEGRATING = frozenset({"smth1", "smth3", "smthn", "delay", "delay1", "delay3", "delayn", "trend",
+                         "forcst"})
 
 
 def references(equation: str) -> list[tuple[str, bool]]:
@@ -46,6 +47,21 @@ def references(equation: str) -> list[tuple[str, bool]]:
     return found
 
 
+def integration_method(info: ModelInfo) -> str:
+    """The method the model must be integrated with, lower case: its own, or "euler" for an
+    XMILE model with no stock and no smoothing, delay or trend, which every method computes
+    alike (there is nothing to integrate), so PySD runs it whatever it declares."""
+    method = info.sim.method.strip().lower() or "euler"
+    if info.path.suffix.lower() == VENSIM_SUFFIX or any(v.kind == "stock" for v in info.variables.values()):
+        return method
+    for eqn in info.root.iter("{*}eqn"):
+        toks = tokens(eqn.text or "")
+        if any(is_name(t) and canonical(t) in INTEGRATING and toks[i + 1:i + 2] == ["("]
+               for i, t in enumerate(toks)):
+            return method
+    return "euler"
+
+
 def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> list[tuple[str, str | None]]:
     """Every (feature, variable) in the model that PySD cannot be trusted to simulate.
     `integrators`: the integration methods of the engine that will run it (PySD: Euler only;
@@ -60,7 +76,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
                 problems.append(("modules", module.get("name")))
     for macro in root.iter("{*}macro"):
         problems.append(("macros", macro.get("name")))
-    method = info.sim.method.strip().lower() or "euler"
+    method = integration_method(info)
     if method not in integrators:
         problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)"
                          if integrators == ("euler",) else f"integration method {info.sim.method}", None))
@@ -98,14 +114,11 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
                                  f"'{sorted(names & PYSD_CONTROLS)[0]}'", var.name))
         for name, called in references(rewritten):
             if called and name in names and kinds[name] != "gf":
-                problems.append((f"a call of '{name}' as a graphical function (PySD calls only "
-                                 "stand-alone <gf> elements; it returns this variable's own value)",
-                                 var.name))
+                problems.append((f"a call of '{name}' as a graphical function (it has no <gf> of "
+                                 "its own, or is arrayed and the call names no element)", var.name))
             if name in names or name in KEYWORDS or called and name in helper_names:
                 continue
-            if name in KNOWN_UNSUPPORTED:
-                problems.append((KNOWN_UNSUPPORTED[name], var.name))
-            elif called and name not in BUILTINS:
+            if called and name not in BUILTINS:
                 problems.append((f"the builtin {name.upper()}()", var.name))
     return problems
 
@@ -138,7 +151,7 @@ def input_problems(info: ModelInfo) -> list[str]:
             if (tok[0].isdigit() or tok[0] == ".") and not math.isfinite(float(tok)):
                 problems.append(f"{info.path}: {var.name!r}: the number {tok} is too large")
         for name, called in references(_SUBSCRIPTS.sub(" ", var.equation)):  # calls: unsupported()
-            if not called and "." not in name and name not in names | KEYWORDS | KNOWN_UNSUPPORTED.keys():
+            if not called and "." not in name and name not in names | KEYWORDS:
                 problems.append(f"{info.path}: {var.name!r} uses {name!r}, which the model "
                                 f"does not define{suggest(name, info.variables)}")
     return problems
