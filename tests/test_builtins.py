@@ -48,6 +48,14 @@ def test_infinity_and_hyperbolic_functions(run):
                                np.cosh(t / 4) - 2 * np.sinh(-t / 5) + np.tanh(t - 6), rtol=1e-14)
 
 
+def test_previous_is_the_value_one_dt_ago_and_its_initial_value_at_the_start(run):
+    t = run["time"].values
+    np.testing.assert_array_equal(run["Lagged Time"].values, np.where(t == 2, -1, t - 0.25))
+    np.testing.assert_array_equal(run["Lag From Expression"].values, np.where(t == 2, 11, 2 * (t - 0.25)))
+    # SELF: the variable's own previous value, so it holds its last value from TIME 4 on
+    np.testing.assert_array_equal(run["Held"].values, np.where(t < 4, t, 3.75))
+
+
 def test_one_argument_ramp_starts_at_the_start_time(run):
     t = run["time"].values
     np.testing.assert_allclose(run["Slope"].values, 2 * (t - 2), atol=1e-12)

@@ -25,7 +25,16 @@ UNSUPPORTED = {
         '<aux name="T"><dimensions><dim name="Region"/></dimensions><eqn>2</eqn></aux>' + aux("X", "1") + STOCK,
         {"before_model": '<dimensions><dim name="Region"><elem name="N"/><elem name="S"/></dim></dimensions>'},
         "DELAY3 of an unsubscripted input in an arrayed variable", "Lag"),
-    "builtin": (aux("X", "PREVIOUS(S, 0)") + STOCK, {}, "PREVIOUS", "X"),
+    "builtin": (aux("X", "HISTORY(S, 0)") + STOCK, {}, "the builtin HISTORY()", "X"),
+    "self outside previous": (aux("X", "SELF + 1") + STOCK, {},
+                              "this equation form (SELF outside the first argument of PREVIOUS)", "X"),
+    "previous without initial value": (aux("X", "PREVIOUS(S)") + STOCK, {},
+                                       "this equation form (PREVIOUS with 1 argument(s))", "X"),
+    # PySD reads a pipeline's input after moving the other delays on: one DT of lag, not two
+    "delay of a delay": (aux("X", "DELAY(DELAY(TIME, 1, 0), 1, 0)") + STOCK, {},
+                         "a DELAY or PREVIOUS of a value that depends on another DELAY", "X"),
+    "previous of a smoothed delay": (aux("Y", "DELAY3(TIME, 2)") + aux("Z", "Y * 2") + aux("X", "PREVIOUS(Z, 0)")
+                                     + STOCK, {}, "a DELAY or PREVIOUS of a value that depends", "X"),
     "random": (aux("X", "NORMAL(0, 1)") + STOCK, {}, "NORMAL", "X"),
     "mod after a product": (aux("X", "2 * TIME MOD 3") + STOCK, {}, "this equation form", "X"),
     "safe division after a division": (aux("X", "2 / TIME // 3") + STOCK, {}, "this equation form", "X"),
@@ -65,12 +74,12 @@ def test_unsupported_feature_is_refused_naming_feature_and_variable(tmp_path, ca
 
 
 def test_cli_refusal_is_one_line_with_exit_status_3(tmp_path):
-    path = write_model(tmp_path / "previous.xmile", aux("X", "PREVIOUS(S, 0)") + STOCK)
+    path = write_model(tmp_path / "history.xmile", aux("X", "HISTORY(S, 0)") + STOCK)
     proc = cli("run", path)
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "PREVIOUS" in lines[0] and "'X'" in lines[0]
+    assert len(lines) == 1 and "HISTORY" in lines[0] and "'X'" in lines[0]
 
 
 def test_model_pysd_cannot_parse_is_refused_not_crashed(tmp_path):

@@ -15,6 +15,8 @@ rewritten, in the text PySD receives, into PySD constructs whose meaning is the 
     a MOD b, MOD(a, b)         floor modulo: a - b * floor(a / b)
     a // b                     SAFEDIV(a, b)           (0 where b = 0, as Stella)
     RAMP(slope)                RAMP(slope, STARTTIME)
+    PREVIOUS(x, init)          DELAY(x, DT, init)      (a pipeline of one step: x one DT ago,
+                               init at the start); SELF, its first argument, is the variable
     LOOKUP(gf, x), gf(x)       G(x), G a stand-alone <gf> copied from gf's graphical function
                                (PySD calls only stand-alone <gf>; an aux or flow with a <gf>
                                is to PySD a value); LOOKUP(gf[A], x): G from element A's <gf>
@@ -39,7 +41,8 @@ from sdvag.model.xmile import _TOKEN, canonical, child, children, is_name, local
 CONTROL_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "final_time"}
 CONSTANTS = {"pi": "3.141592653589793", "inf": "(1e308 * 10)"}  # 1e308 * 10 overflows to inf
 # Builtins this module rewrites: support.py accepts them.
-REWRITTEN = frozenset({"int", "log10", "mean", "mod", "ramp", "lookup"}) | set(CONTROL_NAMES) | set(CONSTANTS)
+_CALLS = ("int", "log10", "mean", "mod", "ramp", "lookup", "previous")
+REWRITTEN = frozenset(_CALLS) | {"self"} | set(CONTROL_NAMES) | set(CONSTANTS)
 PYSD_CONTROLS = {"time step", "initial time", "final time", "saveper"}
 _COMMENT = re.compile(r"\{[^{}]*\}")
 _OPERATOR = re.compile(r"^([-+*/^(,<>=]|<>|<=|>=|and|or|not|if|then|else)$", re.I)
@@ -183,8 +186,17 @@ def _graph(reference: str, graphs: dict[str, str]) -> str:
     return m.group(1)
 
 
+def _previous_of(value: str, owner: str | None, names: set[str]) -> str:
+    """PREVIOUS's first argument, with Stella's SELF (the variable being defined) named."""
+    if canonical(value) != "self" or "self" in names:
+        return value
+    if owner is None:
+        raise AmbiguousForm("SELF in an arrayed variable or an element's equation")
+    return equation_name(owner)
+
+
 def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
-                   graphs: dict[str, str]) -> list[_Tok]:
+                   graphs: dict[str, str], owner: str | None) -> list[_Tok]:
     """Rewrite the builtins (innermost first, so an argument is itself already rewritten)."""
     i = len(toks) - 1
     while i >= 0:
@@ -205,7 +217,7 @@ def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
                 tok.text = CONSTANTS[key]
             elif not called and key == "mod":
                 toks, i = _infix(toks, i, 1, _mod)
-            elif called and key in ("int", "log10", "mean", "mod", "ramp", "lookup"):
+            elif called and key in _CALLS:
                 args, close_i = _arguments(toks, i + 1)
                 if key == "int" and len(args) == 1:
                     text = _floor(args[0])
@@ -217,6 +229,8 @@ def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
                     text = _mod(*args)
                 elif key == "lookup" and len(args) == 2:
                     text = f"{_graph(args[0], graphs)}({args[1]})"
+                elif key == "previous" and len(args) == 2:
+                    text = f"DELAY({_previous_of(args[0], owner, names)}, time_step, {args[1]})"
                 elif key == "ramp" and len(args) == 1:
                     text = f"RAMP({args[0]}, initial_time)"
                 elif key == "ramp":
@@ -241,6 +255,15 @@ def _subscripts(match: re.Match, dims: dict[str, tuple[str, ...]]) -> str:
     return f"{name}[{','.join(items)}]"
 
 
+def calls(equation: str) -> list[tuple[str, list[str]]]:
+    """Every function call in the equation, nested ones too: (canonical name, arguments)."""
+    toks, found = _split(equation), []
+    for i, tok in enumerate(toks[:-1]):
+        if is_name(tok.text) and toks[i + 1].text == "(":
+            found.append((canonical(tok.text), _arguments(toks, i + 1)[0]))
+    return found
+
+
 def untranslated_call(equation: str) -> str | None:
     """The function name xmutil left in a comment in place of a Vensim call it could not
     translate (`0{GET_DIRECT_DATA(...)}`, `{Untranslated function used}ALLOCATE ...`): the
@@ -257,12 +280,13 @@ def untranslated_call(equation: str) -> str | None:
 def rewrite_equation(equation: str, names: set[str] = frozenset(),
                      dims: dict[str, tuple[str, ...]] | None = None,
                      positions: dict[str, int] | None = None,
-                     graphs: dict[str, str] | None = None) -> str:
+                     graphs: dict[str, str] | None = None, owner: str | None = None) -> str:
     """The equation in PySD's terms. `names` (canonical) are the model's own variables, which
     shadow the builtins of the same name; `dims` their dimensions, by canonical name;
     `positions` the 1-based position of each `Dimension.Element`; `graphs` the helper <gf> (as
-    an equation names it) of each graphical function an equation may call (graph_helpers).
-    Raises AmbiguousForm for a form it cannot rewrite."""
+    an equation names it) of each graphical function an equation may call (graph_helpers);
+    `owner` the unarrayed variable whose equation it is (what SELF means). Raises
+    AmbiguousForm for a form it cannot rewrite."""
     text = _COMMENT.sub(" ", equation)
     text = _SUBSCRIPTED.sub(lambda m: _subscripts(m, dims or {}), text)
     toks = _split(text)
@@ -270,7 +294,10 @@ def rewrite_equation(equation: str, names: set[str] = frozenset(),
     if not any(is_name(t.text) and canonical(t.text) in REWRITTEN | positions.keys() | graphs.keys()
                or t.text == "/" for t in toks):
         return text
-    return _join(_rewrite_calls(toks, names, positions, graphs)).strip()
+    toks = _rewrite_calls(toks, names, positions, graphs, owner)
+    if "self" not in names and any(not t.term and canonical(t.text) == "self" for t in toks if is_name(t.text)):
+        raise AmbiguousForm("SELF outside the first argument of PREVIOUS")
+    return _join(toks).strip()
 
 
 def graph_helpers(root, names: set[str]) -> dict[str, tuple[str, object]]:
@@ -342,7 +369,10 @@ def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]],
     called = set()
     for eqn in tree.iter("{*}eqn"):
         if eqn.text:
-            eqn.text = rewrite_equation(eqn.text, names, dims, positions, graphs)
+            owner = eqn.getparent()
+            unarrayed = local(owner.tag) in ("aux", "flow", "stock") and child(owner, "dimensions") is None
+            eqn.text = rewrite_equation(eqn.text, names, dims, positions, graphs,
+                                        owner.get("name") if unarrayed else None)
             called |= {canonical(t) for t in _TOKEN.findall(eqn.text)}
     called |= _apply_graphs(helpers)
     holder = child(main_model(tree), "variables")

@@ -15,7 +15,9 @@ from sdvag.model.arrays import array_problems, unnamed_dimensions
 from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, graph_helpers,
                                   names_and_dimensions, rewrite_equation, untranslated_call)
 from sdvag.model.rewrite import equation_name
-from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, child, children, is_name, local, tokens
+from sdvag.model.delays import stale_delay_inputs
+from sdvag.model.xmile import (VENSIM_SUFFIX, ModelInfo, canonical, child, children, equation_text, is_name,
+                               local, tokens)
 
 # Builtins PySD 3.14 simulates correctly from XMILE (lower case).
 BUILTINS = frozenset({
@@ -86,6 +88,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
     graphs = {key: equation_name(helper) for key, helper in helpers.items()}
     helper_names = {canonical(helper) for helper in helpers.values()}
     kinds = {canonical(v.name): v.kind for v in info.variables.values()}
+    equations: dict[str, str] = {}  # each variable's equations, rewritten
     for var in info.variables.values():
         node = var.node
         if node is not None:
@@ -99,7 +102,10 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
                              "with a placeholder value in its place)", var.name))
             continue
         try:
-            rewritten = rewrite_equation(var.equation, names, dims, positions, graphs)
+            rewritten = rewrite_equation(var.equation, names, dims, positions, graphs,
+                                          None if var.dimensions else var.name)
+            by_element = [rewrite_equation(equation_text(child(el, "eqn")), names, dims, positions, graphs)
+                          for el in (children(node, "element") if node is not None else ())]
         except AmbiguousForm as exc:
             problems.append((f"this equation form ({exc})", var.name))
             continue
@@ -112,7 +118,8 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
             if names & PYSD_CONTROLS:
                 problems.append((f"DT/STARTTIME/STOPTIME beside a variable named like PySD's "
                                  f"'{sorted(names & PYSD_CONTROLS)[0]}'", var.name))
-        for name, called in references(rewritten):
+        equations[var.name] = " , ".join([rewritten, *by_element])
+        for name, called in references(equations[var.name]):
             if called and name in names and kinds[name] != "gf":
                 problems.append((f"a call of '{name}' as a graphical function (it has no <gf> of "
                                  "its own, or is arrayed and the call names no element)", var.name))
@@ -120,7 +127,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
                 continue
             if called and name not in BUILTINS:
                 problems.append((f"the builtin {name.upper()}()", var.name))
-    return problems
+    return problems + stale_delay_inputs(equations, kinds)
 
 
 def _raw_equation(var) -> str:
