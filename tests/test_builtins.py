@@ -56,6 +56,13 @@ def test_previous_is_the_value_one_dt_ago_and_its_initial_value_at_the_start(run
     np.testing.assert_array_equal(run["Held"].values, np.where(t < 4, t, 3.75))
 
 
+def test_a_stock_starts_from_the_initial_equation_of_the_variable_it_starts_from(run):
+    # Target is Capacity * 1.1 except while the model is initialised (<init_eqn>, ACTIVE INITIAL)
+    steps = (run["time"].values - 2) / 0.25
+    np.testing.assert_allclose(run["Capacity"].values, 50 * (1 + 0.25 * 0.1 / 4) ** steps, rtol=1e-12)
+    np.testing.assert_allclose(run["Target"].values, 1.1 * run["Capacity"].values, rtol=1e-15)
+
+
 def test_one_argument_ramp_starts_at_the_start_time(run):
     t = run["time"].values
     np.testing.assert_allclose(run["Slope"].values, 2 * (t - 2), atol=1e-12)

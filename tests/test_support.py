@@ -40,6 +40,13 @@ UNSUPPORTED = {
     "safe division after a division": (aux("X", "2 / TIME // 3") + STOCK, {}, "this equation form", "X"),
     "call of a converter without a graphical function": (
         aux("G", "TIME") + aux("X", "G(1.5)") + STOCK, {}, "a call of 'g' as a graphical function", "X"),
+    # an initial equation (Vensim's ACTIVE INITIAL) PySD would ignore, used other than directly
+    "initial equation through another variable": (
+        '<aux name="T"><eqn>S * 2</eqn><init_eqn>5</init_eqn></aux>' + aux("X", "T + 1")
+        + '<stock name="S"><eqn>X</eqn></stock>', {}, "an initial equation (<init_eqn>) used by a variable", "X"),
+    "initial equation as a smoothing's start": (
+        '<aux name="T"><eqn>S * 2</eqn><init_eqn>5</init_eqn></aux>' + aux("X", "SMTH1(T, 2)")
+        + '<stock name="S"><eqn>T</eqn></stock>', {}, "an initial equation (<init_eqn>) used in a start value", "T"),
     "untranslated vensim call": (aux("X", "0{GET_DIRECT_DATA('x.csv',_',',_'A',_'B2')}") + STOCK, {},
                                  "GET DIRECT DATA (a Vensim function its converter left in a comment", "X"),
 }

@@ -15,6 +15,7 @@ from sdvag.model.arrays import array_problems, unnamed_dimensions
 from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, graph_helpers,
                                   names_and_dimensions, rewrite_equation, untranslated_call)
 from sdvag.model.rewrite import equation_name
+from sdvag.model.active_initial import initial_equation_problems
 from sdvag.model.delays import stale_delay_inputs
 from sdvag.model.xmile import (VENSIM_SUFFIX, ModelInfo, canonical, child, children, equation_text, is_name,
                                local, tokens)
@@ -127,7 +128,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
                 continue
             if called and name not in BUILTINS:
                 problems.append((f"the builtin {name.upper()}()", var.name))
-    return problems + stale_delay_inputs(equations, kinds)
+    return problems + stale_delay_inputs(equations, kinds) + initial_equation_problems(info, equations)
 
 
 def _raw_equation(var) -> str:

@@ -31,10 +31,11 @@ from sdvag.model.names import refuse_spaced_names
 from sdvag.model.pysd_errors import explain
 from sdvag.model.sanitise import pysd_tree, translation_problem
 from sdvag.model.support import ensure_supported
+from sdvag.model.active_initial import apply_initial_equations
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
-CACHE_FORMAT = "7"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
+CACHE_FORMAT = "8"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
 CHECKSUM = "model.py.sha256"
 
 
@@ -111,7 +112,8 @@ def translated_file(info: ModelInfo, data: bytes) -> Path:
         source = work / ("model.mdl" if vensim else "model.xmile")
         # XMILE: the sanitised copy (no text that could become code), its builtins rewritten into
         # what PySD simulates correctly; Vensim: the file itself (its translation is checked below)
-        source.write_bytes(data if vensim else pysd_bytes(tree, *names_and_dimensions(info)))
+        source.write_bytes(data if vensim else pysd_bytes(apply_initial_equations(tree),
+                                                                *names_and_dimensions(info)))
         # numpy's default print precision (8 digits) is what PySD writes graphical-function
         # points with; 'unique' writes every float exactly, as constants already are
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
