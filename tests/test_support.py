@@ -35,7 +35,7 @@ UNSUPPORTED = {
                          "a DELAY or PREVIOUS of a value that depends on another DELAY", "X"),
     "previous of a smoothed delay": (aux("Y", "DELAY3(TIME, 2)") + aux("Z", "Y * 2") + aux("X", "PREVIOUS(Z, 0)")
                                      + STOCK, {}, "a DELAY or PREVIOUS of a value that depends", "X"),
-    "random": (aux("X", "NORMAL(0, 1)") + STOCK, {}, "NORMAL", "X"),
+    "random": (aux("X", "NORMAL(0, 1, 7)") + STOCK, {}, "the random builtin NORMAL() (random streams", "X"),
     "mod after a product": (aux("X", "2 * TIME MOD 3") + STOCK, {}, "this equation form", "X"),
     "safe division after a division": (aux("X", "2 / TIME // 3") + STOCK, {}, "this equation form", "X"),
     "call of a converter without a graphical function": (

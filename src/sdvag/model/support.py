@@ -27,6 +27,11 @@ BUILTINS = frozenset({
     "delay3", "delayn", "trend", "init", "log", "modulo", "sum", "prod", "sinh", "cosh", "tanh",
 }) | REWRITTEN
 KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "time"})
+# XMILE's and Stella's random builtins: each vendor has its own stream (and seeding), so a run
+# of sdvag's own could be checked against no other engine; PySD's XMILE reader has none.
+RANDOM = frozenset({"random", "normal", "uniform", "exprnd", "lognormal", "poisson", "binomial",
+                    "negbinomial", "gamma", "beta", "triangular", "weibull", "pareto", "logistic",
+                    "geometric"})
 # Builtins with a state that the integration method moves (smoothing, delays, trends).
 INTEGRATING = frozenset({"smth1", "smth3", "smthn", "delay", "delay1", "delay3", "delayn", "trend",
                          "forcst"})
@@ -126,7 +131,10 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
                                  "its own, or is arrayed and the call names no element)", var.name))
             if name in names or name in KEYWORDS or called and name in helper_names:
                 continue
-            if called and name not in BUILTINS:
+            if called and name in RANDOM:
+                problems.append((f"the random builtin {name.upper()}() (random streams, seeded or "
+                                 "not, differ between engines)", var.name))
+            elif called and name not in BUILTINS:
                 problems.append((f"the builtin {name.upper()}()", var.name))
     return problems + stale_delay_inputs(equations, kinds) + initial_equation_problems(info, equations)
 
