@@ -63,6 +63,16 @@ def test_a_stock_starts_from_the_initial_equation_of_the_variable_it_starts_from
     np.testing.assert_allclose(run["Target"].values, 1.1 * run["Capacity"].values, rtol=1e-15)
 
 
+def test_npv_discounts_by_one_plus_the_rate_per_step(run):
+    # Vensim's NPV(stream, rate, initial, factor), as xmutil leaves it in XMILE
+    t, dt, rate = run["time"].values, 0.25, 0.1
+    discount, total, expected = 1.0, 7.0, []
+    for stream in t:
+        expected.append((total + stream * dt * discount) * 2)
+        total, discount = total + dt * stream * discount, discount / (1 + rate * dt)
+    np.testing.assert_allclose(run["Present Value"].values, expected, rtol=1e-12)
+
+
 def test_one_argument_ramp_starts_at_the_start_time(run):
     t = run["time"].values
     np.testing.assert_allclose(run["Slope"].values, 2 * (t - 2), atol=1e-12)

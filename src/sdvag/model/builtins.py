@@ -15,6 +15,7 @@ rewritten, in the text PySD receives, into PySD constructs whose meaning is the 
     a MOD b, MOD(a, b)         floor modulo: a - b * floor(a / b)
     a // b                     SAFEDIV(a, b)           (0 where b = 0, as Stella)
     RAMP(slope)                RAMP(slope, STARTTIME)
+    NPV(stream, r, init, f)    Vensim's definition: two stocks (see _npv)
     PREVIOUS(x, init)          DELAY(x, DT, init)      (a pipeline of one step: x one DT ago,
                                init at the start); SELF, its first argument, is the variable
     LOOKUP(gf, x), gf(x)       G(x), G a stand-alone <gf> copied from gf's graphical function
@@ -41,7 +42,7 @@ from sdvag.model.xmile import _TOKEN, canonical, child, children, is_name, local
 CONTROL_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "final_time"}
 CONSTANTS = {"pi": "3.141592653589793", "inf": "(1e308 * 10)"}  # 1e308 * 10 overflows to inf
 # Builtins this module rewrites: support.py accepts them.
-_CALLS = ("int", "log10", "mean", "mod", "ramp", "lookup", "previous")
+_CALLS = ("int", "log10", "mean", "mod", "ramp", "lookup", "previous", "npv")
 REWRITTEN = frozenset(_CALLS) | {"self"} | set(CONTROL_NAMES) | set(CONSTANTS)
 PYSD_CONTROLS = {"time step", "initial time", "final time", "saveper"}
 _COMMENT = re.compile(r"\{[^{}]*\}")
@@ -195,8 +196,28 @@ def _previous_of(value: str, owner: str | None, names: set[str]) -> str:
     return equation_name(owner)
 
 
+def _npv(args: list[str], owner: str | None, names: set[str], made: list) -> str:
+    """Vensim's NPV(stream, rate, initial, factor) (xmutil keeps it in XMILE) by its
+    definition: a discount factor falling as 1/(1 + rate*DT) per step and the sum of the
+    discounted stream, two stocks (appended to `made` as (tag, name, equation, flow) for
+    pysd_bytes to add); NPV = (sum + stream * DT * factor of now) * factor."""
+    if owner is None:
+        raise AmbiguousForm("NPV in an arrayed variable")
+    stream, rate, initial, factor = args
+    base, k = f"{owner} npv", 1
+    while {canonical(f"{base} {part}") for part in ("discount", "sum")} & names or \
+            any(canonical(m[1]) == canonical(f"{base} discount") for m in made):
+        base, k = f"{owner} npv {k + 1}", k + 1
+    discount, total = equation_name(f"{base} discount"), equation_name(f"{base} sum")
+    made += [("stock", f"{base} discount", "1", ("outflow", f"{base} discounting")),
+             ("flow", f"{base} discounting", f"{discount} * ({rate}) / (1 + ({rate}) * time_step)", None),
+             ("stock", f"{base} sum", initial, ("inflow", f"{base} adding")),
+             ("flow", f"{base} adding", f"({stream}) * {discount}", None)]
+    return f"(({total} + ({stream}) * time_step * {discount}) * ({factor}))"
+
+
 def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
-                   graphs: dict[str, str], owner: str | None) -> list[_Tok]:
+                   graphs: dict[str, str], owner: str | None, made: list) -> list[_Tok]:
     """Rewrite the builtins (innermost first, so an argument is itself already rewritten)."""
     i = len(toks) - 1
     while i >= 0:
@@ -231,6 +252,8 @@ def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
                     text = f"{_graph(args[0], graphs)}({args[1]})"
                 elif key == "previous" and len(args) == 2:
                     text = f"DELAY({_previous_of(args[0], owner, names)}, time_step, {args[1]})"
+                elif key == "npv" and len(args) == 4:
+                    text = _npv(args, owner, names, made)
                 elif key == "ramp" and len(args) == 1:
                     text = f"RAMP({args[0]}, initial_time)"
                 elif key == "ramp":
@@ -280,13 +303,15 @@ def untranslated_call(equation: str) -> str | None:
 def rewrite_equation(equation: str, names: set[str] = frozenset(),
                      dims: dict[str, tuple[str, ...]] | None = None,
                      positions: dict[str, int] | None = None,
-                     graphs: dict[str, str] | None = None, owner: str | None = None) -> str:
+                     graphs: dict[str, str] | None = None, owner: str | None = None,
+                     made: list | None = None) -> str:
     """The equation in PySD's terms. `names` (canonical) are the model's own variables, which
     shadow the builtins of the same name; `dims` their dimensions, by canonical name;
     `positions` the 1-based position of each `Dimension.Element`; `graphs` the helper <gf> (as
     an equation names it) of each graphical function an equation may call (graph_helpers);
-    `owner` the unarrayed variable whose equation it is (what SELF means). Raises
-    AmbiguousForm for a form it cannot rewrite."""
+    `owner` the unarrayed variable whose equation it is (what SELF means); `made` collects
+    the variables a rewrite needs (NPV's stocks). Raises AmbiguousForm for a form it cannot
+    rewrite."""
     text = _COMMENT.sub(" ", equation)
     text = _SUBSCRIPTED.sub(lambda m: _subscripts(m, dims or {}), text)
     toks = _split(text)
@@ -294,7 +319,7 @@ def rewrite_equation(equation: str, names: set[str] = frozenset(),
     if not any(is_name(t.text) and canonical(t.text) in REWRITTEN | positions.keys() | graphs.keys()
                or t.text == "/" for t in toks):
         return text
-    toks = _rewrite_calls(toks, names, positions, graphs, owner)
+    toks = _rewrite_calls(toks, names, positions, graphs, owner, [] if made is None else made)
     if "self" not in names and any(not t.term and canonical(t.text) == "self" for t in toks if is_name(t.text)):
         raise AmbiguousForm("SELF outside the first argument of PREVIOUS")
     return _join(toks).strip()
@@ -366,16 +391,23 @@ def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]],
     tree = copy.deepcopy(root)
     helpers = graph_helpers(tree, names)
     graphs = {key: equation_name(helper) for key, (helper, _) in helpers.items()}
-    called = set()
-    for eqn in tree.iter("{*}eqn"):
+    called, made = set(), []
+    for eqn in list(tree.iter("{*}eqn")):
         if eqn.text:
             owner = eqn.getparent()
             unarrayed = local(owner.tag) in ("aux", "flow", "stock") and child(owner, "dimensions") is None
             eqn.text = rewrite_equation(eqn.text, names, dims, positions, graphs,
-                                        owner.get("name") if unarrayed else None)
+                                        owner.get("name") if unarrayed else None, made)
             called |= {canonical(t) for t in _TOKEN.findall(eqn.text)}
     called |= _apply_graphs(helpers)
     holder = child(main_model(tree), "variables")
+    ns = holder.tag[:-len("variables")]
+    for tag, name, equation, flow in made:
+        node = ET.SubElement(holder, ns + tag, name=name)
+        ET.SubElement(node, ns + "eqn").text = equation
+        if flow:
+            ET.SubElement(node, ns + flow[0]).text = equation_name(flow[1])
+        ET.SubElement(node, ns + "non_negative").text = "false"  # whatever the model's default
     for helper, gf in helpers.values():
         if canonical(helper) in called:
             copied = copy.deepcopy(gf)

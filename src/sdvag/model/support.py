@@ -34,7 +34,7 @@ RANDOM = frozenset({"random", "normal", "uniform", "exprnd", "lognormal", "poiss
                     "geometric"})
 # Builtins with a state that the integration method moves (smoothing, delays, trends).
 INTEGRATING = frozenset({"smth1", "smth3", "smthn", "delay", "delay1", "delay3", "delayn", "trend",
-                         "forcst"})
+                         "forcst", "npv"})
 
 
 def references(equation: str) -> list[tuple[str, bool]]:

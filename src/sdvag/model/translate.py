@@ -35,7 +35,7 @@ from sdvag.model.active_initial import apply_initial_equations
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
-CACHE_FORMAT = "8"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
+CACHE_FORMAT = "9"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
 CHECKSUM = "model.py.sha256"
 
 
