@@ -203,3 +203,9 @@ def test_a_model_with_nothing_to_integrate_runs_whatever_its_method(tmp_path):
     smoothed = arrayed + aux("Y", "SMTH1(X[N], 2)")
     with pytest.raises(UnsupportedFeature, match="(?i)integration method RK4 with arrays"):
         sdvag.run(write_model(tmp_path / "rk4_smoothed.xmile", smoothed, method="RK4", **dims))
+
+
+def test_an_initial_equation_is_checked_like_any_equation(tmp_path):
+    variables = '<aux name="T"><eqn>S * 2</eqn><init_eqn>2 * TIME MOD 3</init_eqn></aux><stock name="S"><eqn>T</eqn></stock>'
+    with pytest.raises(UnsupportedFeature, match=r"this equation form .* in variable 'T'"):
+        sdvag.run(write_model(tmp_path / "init.xmile", variables))

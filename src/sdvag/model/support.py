@@ -110,8 +110,10 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
         try:
             rewritten = rewrite_equation(var.equation, names, dims, positions, graphs,
                                           None if var.dimensions else var.name)
-            by_element = [rewrite_equation(equation_text(child(el, "eqn")), names, dims, positions, graphs)
-                          for el in (children(node, "element") if node is not None else ())]
+            others = [child(el, "eqn") for el in children(node, "element")] + [child(node, "init_eqn")] \
+                if node is not None else []
+            extra = [rewrite_equation(equation_text(eqn), names, dims, positions, graphs)
+                          for eqn in others if eqn is not None]
         except AmbiguousForm as exc:
             problems.append((f"this equation form ({exc})", var.name))
             continue
@@ -124,7 +126,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
             if names & PYSD_CONTROLS:
                 problems.append((f"DT/STARTTIME/STOPTIME beside a variable named like PySD's "
                                  f"'{sorted(names & PYSD_CONTROLS)[0]}'", var.name))
-        equations[var.name] = " , ".join([rewritten, *by_element])
+        equations[var.name] = " , ".join([rewritten, *extra])
         for name, called in references(equations[var.name]):
             if called and name in names and kinds[name] != "gf":
                 problems.append((f"a call of '{name}' as a graphical function (it has no <gf> of "
