@@ -115,9 +115,6 @@ def _refusal(tmp_path, variables: str, dims: str = DIMS) -> str:
     (f'<aux name="z">{OVER_A}<eqn>y[A] / SUM(y)</eqn></aux>',
      "SUM of the array 'y' named without subscripts in an arrayed variable"),
     ('<aux name="z"><eqn>y[INT(TIME) + 1]</eqn></aux>', "a subscript that is an expression or a position"),
-    (f'<aux name="z">{OVER_A}<element subscript="a1"><gf><xscale min="0" max="1"/><ypts>0,1</ypts></gf>'
-     '</element><element subscript="a2"><gf><xscale min="0" max="1"/><ypts>1,0</ypts></gf></element>'
-     '<eqn>TIME</eqn></aux>', "graphical functions defined element by element"),
     ('<aux name="z"><dimensions><dim name="B"/></dimensions><eqn>SMTH1(y[A], 2)</eqn></aux>',
      "SMTH1 with an argument over the dimension 'A', which its arrayed variable does not have"),
     ('<aux name="z"><eqn>SIZE(3)</eqn></aux>', "SIZE of 3, which is not a dimension or an array"),

@@ -164,10 +164,10 @@ def test_cli_check_exits_1_on_failure_and_prints_one_line_per_check(tmp_path):
 
 
 def test_check_on_unsupported_model_reports_instead_of_crashing(tmp_path):
-    path = broken(tmp_path, "<eqn>Firms / Firm_Lifetime</eqn>", "<eqn>PREVIOUS(Firms, 0)</eqn>")
+    path = broken(tmp_path, "<eqn>Firms / Firm_Lifetime</eqn>", "<eqn>HISTORY(Firms, 0)</eqn>")
     proc = cli("check", path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "support: cannot simulate the builtin PREVIOUS() in 'Exit'" in proc.stdout
+    assert "support: cannot simulate the builtin HISTORY() in 'Exit'" in proc.stdout
 
 
 # Models of other people's kinds, each written here: a module, an array, a missing equation, an

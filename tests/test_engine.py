@@ -66,6 +66,9 @@ EVERY_BUILTIN = "".join(aux(n, str(lo), f'<range min="{lo}" max="{hi}"/>') for n
     + aux("Branch", "IF (S > 3 AND TIME < 8) OR NOT (Rate < 0.05) THEN S ^ 0.5 ^ 2 ELSE LN(S)")
     + aux("Untaken", "IF Lever > 2 THEN 1 / (Lever - Lever) ELSE 0")
     + aux("Guarded", "IF Lever > 0.5 THEN LN(Lever - 0.5) ELSE 0")
+    + aux("Hyperbolic", "SINH(Rate) + COSH(Rate) + TANH(S - 3) + MIN(INF, S)")
+    + aux("Lagged", "PREVIOUS(S, 1)") + aux("Held", "0.5 * PREVIOUS(SELF, 0) + Rate")
+    + aux("Present", "NPV(S, Rate, 1, 2)")
     + aux("Effect", "S", '<gf><xscale min="0" max="1"/><xpts>0,1,4,20</xpts><ypts>1,1.5,2,0</ypts></gf>')
     + '<gf name="Table" type="extrapolate"><xpts>0,10</xpts><ypts>0,1</ypts></gf>'
     + aux("Looked Up", "Table(S) * Effect * Price + LOOKUP(Table, Rate * 10)")

@@ -76,10 +76,10 @@ def test_cli_writes_the_mdl(tmp_path):
 
 
 def test_a_model_sdvag_cannot_run_is_refused(tmp_path):
-    model = write_model(tmp_path / "prev.xmile", aux("Lagged", "PREVIOUS(TIME, 0)"))
-    proc = cli("export", model, "--out", tmp_path / "prev.mdl")
-    assert proc.returncode == 3 and "PREVIOUS" in proc.stderr
-    assert not (tmp_path / "prev.mdl").exists()
+    model = write_model(tmp_path / "history.xmile", aux("Lagged", "HISTORY(TIME, 0)"))
+    proc = cli("export", model, "--out", tmp_path / "history.mdl")
+    assert proc.returncode == 3 and "HISTORY" in proc.stderr
+    assert not (tmp_path / "history.mdl").exists()
 
 
 def test_an_export_that_simulates_differently_is_not_written(tmp_path, monkeypatch):

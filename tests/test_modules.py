@@ -31,3 +31,14 @@ def test_module_without_its_model_is_bad_input(tmp_path):
     path = write_model(tmp_path / "m.xmile", '<module name="Hares"/>' + aux("X", "1"))
     with pytest.raises(SdvagError, match="module 'Hares' refers to no model"):
         sdvag.run(path)
+
+
+def test_a_connection_may_quote_the_name_it_feeds(tmp_path):
+    # Stella writes to='Abroad."Growth/rate"' for names with characters beyond letters and digits
+    path = write_model(tmp_path / "quoted.xmile", aux("Rate", "0.1")
+                       + """<module name="Abroad"><connect to='Abroad."Growth/rate"' from=".Rate"/></module>""")
+    path.write_text(path.read_text().replace("</xmile>", """<model name="Abroad"><variables>
+<aux name="Growth/rate"><eqn>0</eqn></aux><aux name="Doubled"><eqn>2 * "Growth/rate"</eqn></aux>
+</variables></model></xmile>"""))
+    ds = sdvag.run(path)
+    assert set(ds["Abroad.Doubled"].values) == {0.2}

@@ -26,14 +26,28 @@ UNSUPPORTED = {
         {"before_model": '<dimensions><dim name="Region"><elem name="N"/><elem name="S"/></dim>'
                          '<dim name="Sector"><elem name="F"/><elem name="G"/></dim></dimensions>'},
         "DELAY3 with an argument over the dimension 'Sector'", "Lag"),
-    "builtin": (aux("X", "PREVIOUS(S, 0)") + STOCK, {}, "PREVIOUS", "X"),
-    "random": (aux("X", "NORMAL(0, 1)") + STOCK, {}, "NORMAL", "X"),
-    "inf": (aux("X", "INF") + STOCK, {}, "the INF constant", "X"),
+    "builtin": (aux("X", "HISTORY(S, 0)") + STOCK, {}, "the builtin HISTORY()", "X"),
+    "self outside previous": (aux("X", "SELF + 1") + STOCK, {},
+                              "this equation form (SELF outside the first argument of PREVIOUS)", "X"),
+    "previous without initial value": (aux("X", "PREVIOUS(S)") + STOCK, {},
+                                       "this equation form (PREVIOUS with 1 argument(s))", "X"),
+    # PySD reads a pipeline's input after moving the other delays on: one DT of lag, not two
+    "delay of a delay": (aux("X", "DELAY(DELAY(TIME, 1, 0), 1, 0)") + STOCK, {},
+                         "a DELAY or PREVIOUS of a value that depends on another DELAY", "X"),
+    "previous of a smoothed delay": (aux("Y", "DELAY3(TIME, 2)") + aux("Z", "Y * 2") + aux("X", "PREVIOUS(Z, 0)")
+                                     + STOCK, {}, "a DELAY or PREVIOUS of a value that depends", "X"),
+    "random": (aux("X", "NORMAL(0, 1, 7)") + STOCK, {}, "the random builtin NORMAL() (random streams", "X"),
     "mod after a product": (aux("X", "2 * TIME MOD 3") + STOCK, {}, "this equation form", "X"),
     "safe division after a division": (aux("X", "2 / TIME // 3") + STOCK, {}, "this equation form", "X"),
-    "call of a converter with a graphical function": (
-        aux("G", "TIME", '<gf><xscale min="0" max="2"/><ypts>0,1,4</ypts></gf>') + aux("X", "G(1.5)") + STOCK,
-        {}, "a call of 'g' as a graphical function", "X"),
+    "call of a converter without a graphical function": (
+        aux("G", "TIME") + aux("X", "G(1.5)") + STOCK, {}, "a call of 'g' as a graphical function", "X"),
+    # an initial equation (Vensim's ACTIVE INITIAL) PySD would ignore, used other than directly
+    "initial equation through another variable": (
+        '<aux name="T"><eqn>S * 2</eqn><init_eqn>5</init_eqn></aux>' + aux("X", "T + 1")
+        + '<stock name="S"><eqn>X</eqn></stock>', {}, "an initial equation (<init_eqn>) used by a variable", "X"),
+    "initial equation as a smoothing's start": (
+        '<aux name="T"><eqn>S * 2</eqn><init_eqn>5</init_eqn></aux>' + aux("X", "SMTH1(T, 2)")
+        + '<stock name="S"><eqn>T</eqn></stock>', {}, "an initial equation (<init_eqn>) used in a start value", "T"),
     "untranslated vensim call": (aux("X", "0{GET_DIRECT_DATA('x.csv',_',',_'A',_'B2')}") + STOCK, {},
                                  "GET DIRECT DATA (a Vensim function its converter left in a comment", "X"),
 }
@@ -68,12 +82,12 @@ def test_unsupported_feature_is_refused_naming_feature_and_variable(tmp_path, ca
 
 
 def test_cli_refusal_is_one_line_with_exit_status_3(tmp_path):
-    path = write_model(tmp_path / "previous.xmile", aux("X", "PREVIOUS(S, 0)") + STOCK)
+    path = write_model(tmp_path / "history.xmile", aux("X", "HISTORY(S, 0)") + STOCK)
     proc = cli("run", path)
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "PREVIOUS" in lines[0] and "'X'" in lines[0]
+    assert len(lines) == 1 and "HISTORY" in lines[0] and "'X'" in lines[0]
 
 
 def test_model_pysd_cannot_parse_is_refused_not_crashed(tmp_path):
@@ -177,3 +191,22 @@ def test_words_before_a_call_are_one_builtin_name_but_keywords_are_not():
     from sdvag.model.support import references
     assert references("VECTOR SORT ORDER(a, 1)")[0] == ("vector sort order", True)
     assert references("IF TIME >= Start THEN (1) ELSE 0")[2:4] == [("start", False), ("then", True)]
+
+
+def test_a_model_with_nothing_to_integrate_runs_whatever_its_method(tmp_path):
+    # no stock, smoothing, delay or trend: RK4 and Euler compute the same, so PySD runs it
+    # (sdvag's RK4 engine has no arrays)
+    dims = {"before_model": '<dimensions><dim name="Region"><elem name="N"/><elem name="S"/></dim></dimensions>'}
+    arrayed = '<aux name="X"><dimensions><dim name="Region"/></dimensions><eqn>2 * TIME + DT</eqn></aux>'
+    ds = sdvag.run(write_model(tmp_path / "rk4_static.xmile", arrayed, method="RK4", **dims))
+    for region in "NS":
+        np.testing.assert_allclose(ds[f"X[{region}]"], 2 * ds["time"] + 0.25, rtol=1e-15)
+    smoothed = arrayed + aux("Y", "SMTH1(X[N], 2)")
+    with pytest.raises(UnsupportedFeature, match="(?i)integration method RK4 with arrays"):
+        sdvag.run(write_model(tmp_path / "rk4_smoothed.xmile", smoothed, method="RK4", **dims))
+
+
+def test_an_initial_equation_is_checked_like_any_equation(tmp_path):
+    variables = '<aux name="T"><eqn>S * 2</eqn><init_eqn>2 * TIME MOD 3</init_eqn></aux><stock name="S"><eqn>T</eqn></stock>'
+    with pytest.raises(UnsupportedFeature, match=r"this equation form .* in variable 'T'"):
+        sdvag.run(write_model(tmp_path / "init.xmile", variables))

@@ -50,9 +50,6 @@ def array_problems(var: Variable, dims: dict[str, tuple[str, ...]],
     toks = tokens(var.equation)
     problems += [(f"two definitions of the element [{twice}] (PySD keeps the last)", var.name)
                  for twice in _defined_twice(var)]
-    if any(child(element, "gf") is not None for element in _elements(var)):
-        problems.append(("graphical functions defined element by element (PySD's XMILE "
-                         "translator reads one per variable)", var.name))
     for i, tok in enumerate(toks[:-1]):
         if canonical(tok) in REDUCTIONS and toks[i + 1] == "(":
             argument = _call_tokens(toks, i + 1)

@@ -1,6 +1,6 @@
 """XMILE and Stella builtins PySD lacks or gets wrong, rewritten into equations PySD simulates right.
 
-PySD's XMILE translator does not know DT, STARTTIME, STOPTIME, PI, LOG10, MEAN, Stella's `//`
+PySD's XMILE translator does not know DT, STARTTIME, STOPTIME, PI, INF, LOG10, MEAN, Stella's `//`
 (safe division), `{...}` comments or one-argument RAMP; it truncates INT towards zero where XMILE
 floors (INT(-19.875) is -20), has no MOD of its own (its MODULO is
 0 for a negative divisor), and mis-reads subscripts written with a space after the comma. Each is
@@ -8,13 +8,19 @@ rewritten, in the text PySD receives, into PySD constructs whose meaning is the 
 
     DT, STARTTIME, STOPTIME    PySD's own time_step, initial_time, final_time
     PI                         the number
+    INF                        (1e308 * 10), which is IEEE infinity (PySD's grammar has no INF)
     LOG10(x)                   LOG(x, 10)              (PySD's two-argument log)
     MEAN(a, b, ...)            ((a) + (b) + ...) / n
     INT(x)                     floor: INT(x) - (IF x < INT(x) THEN 1 ELSE 0)
     a MOD b, MOD(a, b)         floor modulo: a - b * floor(a / b)
     a // b                     SAFEDIV(a, b)           (0 where b = 0, as Stella)
     RAMP(slope)                RAMP(slope, STARTTIME)
-    LOOKUP(gf, x)              gf(x)                   (support.py refuses it unless gf is a <gf>)
+    NPV(stream, r, init, f)    Vensim's definition: two stocks (see _npv)
+    PREVIOUS(x, init)          DELAY(x, DT, init)      (a pipeline of one step: x one DT ago,
+                               init at the start); SELF, its first argument, is the variable
+    LOOKUP(gf, x), gf(x)       G(x), G a stand-alone <gf> copied from gf's graphical function
+                               (PySD calls only stand-alone <gf>; an aux or flow with a <gf>
+                               is to PySD a value); LOOKUP(gf[A], x): G from element A's <gf>
     {comment}                  removed
     Dimension.Element          the element's position (Stella), 1 for the first
     x[A, B]                    x[A,B]
@@ -27,17 +33,19 @@ the equation is refused instead (Rewrite.refused names the form).
 """
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 
 from sdvag.model.arrays import REDUCTIONS, reduction, stock_initials_as_auxiliaries
-from sdvag.model.xmile import _TOKEN, canonical, children, is_name
+from sdvag.model.rewrite import equation_name
+from sdvag.model.xmile import _TOKEN, canonical, child, children, is_name, local, main_model
 
 CONTROL_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "final_time"}
-CONSTANTS = {"pi": "3.141592653589793"}
+CONSTANTS = {"pi": "3.141592653589793", "inf": "(1e308 * 10)"}  # 1e308 * 10 overflows to inf
 # Builtins this module rewrites: support.py accepts them.
-REWRITTEN = frozenset({"int", "log10", "mean", "mod", "ramp", "lookup"}) | REDUCTIONS | set(CONTROL_NAMES) \
-    | set(CONSTANTS)
+_CALLS = frozenset({"int", "log10", "mean", "mod", "ramp", "lookup", "previous", "npv"}) | REDUCTIONS
+REWRITTEN = _CALLS | {"self"} | set(CONTROL_NAMES) | set(CONSTANTS)
 PYSD_CONTROLS = {"time step", "initial time", "final time", "saveper"}
 _COMMENT = re.compile(r"\{[^{}]*\}")
 _OPERATOR = re.compile(r"^([-+*/^(,<>=]|<>|<=|>=|and|or|not|if|then|else)$", re.I)
@@ -163,8 +171,56 @@ def _infix(toks: list[_Tok], at: int, width: int, build) -> tuple[list[_Tok], in
     return toks[:left0] + [_Tok(toks[left0].gap, build(left, right), True)] + toks[right1 + 1:], left0
 
 
+def _graph(reference: str, graphs: dict[str, str]) -> str:
+    """The function LOOKUP's first argument names: a stand-alone <gf> as it is, else the helper
+    <gf> of a variable's (or one element's) graphical function."""
+    m = re.fullmatch(r'("[^"]*"|[^\W\d][\w.$\']*)\s*(?:\[([^\[\]]*)\])?', reference)
+    if m is None:
+        raise AmbiguousForm("LOOKUP of an expression, not a graphical function")
+    key = canonical(m.group(1))
+    if m.group(2) is not None:
+        key += "[" + ",".join(canonical(e) for e in m.group(2).split(",")) + "]"
+    shared = canonical(m.group(1)) + "[*]"
+    if key in graphs or shared in graphs:  # one <gf> for all elements: whichever is meant
+        return graphs.get(key) or graphs[shared]
+    if m.group(2) is not None:
+        raise AmbiguousForm("LOOKUP of an element of an arrayed variable by a dimension (an "
+                            "arrayed graphical function), or of an element without one")
+    return m.group(1)
+
+
+def _previous_of(value: str, owner: str | None, names: set[str]) -> str:
+    """PREVIOUS's first argument, with Stella's SELF (the variable being defined) named."""
+    if canonical(value) != "self" or "self" in names:
+        return value
+    if owner is None:
+        raise AmbiguousForm("SELF in an arrayed variable or an element's equation")
+    return equation_name(owner)
+
+
+def _npv(args: list[str], owner: str | None, names: set[str], made: list) -> str:
+    """Vensim's NPV(stream, rate, initial, factor) (xmutil keeps it in XMILE) by its
+    definition: a discount factor falling as 1/(1 + rate*DT) per step and the sum of the
+    discounted stream, two stocks (appended to `made` as (tag, name, equation, flow) for
+    pysd_bytes to add); NPV = (sum + stream * DT * factor of now) * factor."""
+    if owner is None:
+        raise AmbiguousForm("NPV in an arrayed variable")
+    stream, rate, initial, factor = args
+    base, k = f"{owner} npv", 1
+    while {canonical(f"{base} {part}") for part in ("discount", "sum")} & names or \
+            any(canonical(m[1]) == canonical(f"{base} discount") for m in made):
+        base, k = f"{owner} npv {k + 1}", k + 1
+    discount, total = equation_name(f"{base} discount"), equation_name(f"{base} sum")
+    made += [("stock", f"{base} discount", "1", ("outflow", f"{base} discounting")),
+             ("flow", f"{base} discounting", f"{discount} * ({rate}) / (1 + ({rate}) * time_step)", None),
+             ("stock", f"{base} sum", initial, ("inflow", f"{base} adding")),
+             ("flow", f"{base} adding", f"({stream}) * {discount}", None)]
+    return f"(({total} + ({stream}) * time_step * {discount}) * ({factor}))"
+
+
 def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
-                   dims: dict[str, tuple[str, ...]]) -> list[_Tok]:
+                   dims: dict[str, tuple[str, ...]], graphs: dict[str, str], owner: str | None,
+                   made: list) -> list[_Tok]:
     """Rewrite the builtins (innermost first, so an argument is itself already rewritten)."""
     i = len(toks) - 1
     while i >= 0:
@@ -174,7 +230,9 @@ def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
         if key == "mod" and i > 0 and (toks[i - 1].term or toks[i - 1].text in (")", "]")
                                        or not _OPERATOR.match(toks[i - 1].text)):
             called = False  # `(a) MOD (b)`: the infix operator before a parenthesised operand
-        if key and key not in names:
+        if key and called and key in graphs:
+            tok.text, tok.term = graphs[key], True
+        elif key and key not in names:
             if not called and key in positions:
                 tok.text = str(positions[key])
             elif not called and key in CONTROL_NAMES:
@@ -183,7 +241,7 @@ def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
                 tok.text = CONSTANTS[key]
             elif not called and key == "mod":
                 toks, i = _infix(toks, i, 1, _mod)
-            elif called and key in REDUCTIONS | {"int", "log10", "mod", "ramp", "lookup"}:
+            elif called and key in _CALLS:
                 args, close_i = _arguments(toks, i + 1)
                 try:
                     text = reduction(key, args, dims, positions) if key in REDUCTIONS else None
@@ -200,9 +258,11 @@ def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
                 elif key == "mod" and len(args) == 2:
                     text = _mod(*args)
                 elif key == "lookup" and len(args) == 2:
-                    if not re.fullmatch(r'"[^"]*"|[^\W\d][\w.$\']*', args[0]):
-                        raise AmbiguousForm("LOOKUP of an element of an arrayed graphical function")
-                    text = f"{args[0]}({args[1]})"
+                    text = f"{_graph(args[0], graphs)}({args[1]})"
+                elif key == "previous" and len(args) == 2:
+                    text = f"DELAY({_previous_of(args[0], owner, names)}, time_step, {args[1]})"
+                elif key == "npv" and len(args) == 4:
+                    text = _npv(args, owner, names, made)
                 elif key == "ramp" and len(args) == 1:
                     text = f"RAMP({args[0]}, initial_time)"
                 elif key == "ramp" or key in REDUCTIONS:  # as written
@@ -228,6 +288,15 @@ def _subscripts(match: re.Match, dims: dict[str, tuple[str, ...]]) -> str:
     return f"{name}[{','.join(items)}]"
 
 
+def calls(equation: str) -> list[tuple[str, list[str]]]:
+    """Every function call in the equation, nested ones too: (canonical name, arguments)."""
+    toks, found = _split(equation), []
+    for i, tok in enumerate(toks[:-1]):
+        if is_name(tok.text) and toks[i + 1].text == "(":
+            found.append((canonical(tok.text), _arguments(toks, i + 1)[0]))
+    return found
+
+
 def untranslated_call(equation: str) -> str | None:
     """The function name xmutil left in a comment in place of a Vensim call it could not
     translate (`0{GET_DIRECT_DATA(...)}`, `{Untranslated function used}ALLOCATE ...`): the
@@ -243,34 +312,118 @@ def untranslated_call(equation: str) -> str | None:
 
 def rewrite_equation(equation: str, names: set[str] = frozenset(),
                      dims: dict[str, tuple[str, ...]] | None = None,
-                     positions: dict[str, int] | None = None) -> str:
+                     positions: dict[str, int] | None = None,
+                     graphs: dict[str, str] | None = None, owner: str | None = None,
+                     made: list | None = None) -> str:
     """The equation in PySD's terms. `names` (canonical) are the model's own variables, which
     shadow the builtins of the same name; `dims` their dimensions, by canonical name;
-    `positions` the 1-based position of each `Dimension.Element`. Raises AmbiguousForm for a
-    form it cannot rewrite."""
+    `positions` the 1-based position of each `Dimension.Element`; `graphs` the helper <gf> (as
+    an equation names it) of each graphical function an equation may call (graph_helpers);
+    `owner` the unarrayed variable whose equation it is (what SELF means); `made` collects
+    the variables a rewrite needs (NPV's stocks). Raises AmbiguousForm for a form it cannot
+    rewrite."""
     text = _COMMENT.sub(" ", equation)
     text = _SUBSCRIPTED.sub(lambda m: _subscripts(m, dims or {}), text)
     toks = _split(text)
-    positions = positions or {}
-    if not any(is_name(t.text) and canonical(t.text) in REWRITTEN | positions.keys() or t.text == "/"
-               for t in toks):
+    positions, graphs = positions or {}, graphs or {}
+    if not any(is_name(t.text) and canonical(t.text) in REWRITTEN | positions.keys() | graphs.keys()
+               or t.text == "/" for t in toks):
         return text
-    return _join(_rewrite_calls(toks, names, positions, dims or {})).strip()
+    toks = _rewrite_calls(toks, names, positions, dims or {}, graphs, owner, [] if made is None else made)
+    if "self" not in names and any(not t.term and canonical(t.text) == "self" for t in toks if is_name(t.text)):
+        raise AmbiguousForm("SELF outside the first argument of PREVIOUS")
+    return _join(toks).strip()
+
+
+def graph_helpers(root, names: set[str]) -> dict[str, tuple[str, object]]:
+    """For each graphical function an equation may call that PySD cannot call where it is: the
+    name of a stand-alone <gf> to copy it into, and the <gf> node. Keyed by the owner: an aux's
+    or flow's own <gf> by its canonical name; an element's <gf> by `name[element]`; the one
+    <gf> of an arrayed variable, which every element shares, by `name[*]`."""
+    holder = child(main_model(root), "variables")
+    found, taken = {}, set(names)
+    for node in (holder if holder is not None else ()):
+        if not isinstance(node.tag, str) or local(node.tag) not in ("aux", "flow"):
+            continue
+        name = node.get("name", "")
+        arrayed = child(node, "dimensions") is not None
+        owners = [(canonical(name) + ("[*]" if arrayed else ""), name, node)]
+        for el in children(node, "element"):
+            items = [e.strip() for e in el.get("subscript", "").split(",")]
+            owners.append((f"{canonical(name)}[{','.join(canonical(e) for e in items)}]",
+                           f"{name} {' '.join(items)}", el))
+        for key, label, owner in owners:
+            gf = child(owner, "gf")
+            if gf is None:
+                continue
+            helper, k = f"{label} graphical function", 2
+            while canonical(helper) in taken:
+                helper, k = f"{label} graphical function {k}", k + 1
+            taken.add(canonical(helper))
+            found[key] = (helper, gf)
+    return found
+
+
+def _apply_graphs(helpers: dict[str, tuple[str, object]]) -> set[str]:
+    """PySD reads only an unarrayed variable's own <gf> right: of an element's <gf> it reads
+    nothing, and an arrayed variable's one <gf> fails on an unsubscripted input. Those
+    variables' equations become the helper's call of the equation (an element's own <gf>
+    before the variable's); returns the helpers so used (canonical)."""
+    wrapped = {}  # eqn node -> helper; an element's own <gf> wins over its variable's
+    for helper, gf in helpers.values():
+        owner = gf.getparent()
+        if local(owner.tag) == "element":
+            shared = child(owner.getparent(), "eqn")
+            if child(owner, "eqn") is None and shared is not None:
+                owner.insert(0, copy.deepcopy(shared))  # Stella: one equation, a <gf> each
+            wrapped[child(owner, "eqn")] = helper
+        elif child(owner, "dimensions") is not None:
+            for node in [owner] + children(owner, "element"):
+                if node is owner or child(node, "gf") is None:
+                    wrapped.setdefault(child(node, "eqn"), helper)
+        else:
+            continue
+        owner.remove(gf)
+    used = set()
+    for eqn, helper in wrapped.items():
+        if eqn is not None and (eqn.text or "").strip():
+            eqn.text = f"{equation_name(helper)}({eqn.text})"
+            used.add(canonical(helper))
+    return used
 
 
 def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]],
                positions: dict[str, int]) -> bytes:
     """The XMILE text PySD is given: every equation (of the model and its sub-models) rewritten.
     The tree is copied, so the ModelInfo keeps the equations as the modeller wrote them."""
-    import copy
-
     from lxml import etree as ET
 
     tree = copy.deepcopy(root)
     stock_initials_as_auxiliaries(tree)
-    for eqn in tree.iter("{*}eqn"):
+    helpers = graph_helpers(tree, names)
+    graphs = {key: equation_name(helper) for key, (helper, _) in helpers.items()}
+    called, made = set(), []
+    for eqn in list(tree.iter("{*}eqn")):
         if eqn.text:
-            eqn.text = rewrite_equation(eqn.text, names, dims, positions)
+            owner = eqn.getparent()
+            unarrayed = local(owner.tag) in ("aux", "flow", "stock") and child(owner, "dimensions") is None
+            eqn.text = rewrite_equation(eqn.text, names, dims, positions, graphs,
+                                        owner.get("name") if unarrayed else None, made)
+            called |= {canonical(t) for t in _TOKEN.findall(eqn.text)}
+    called |= _apply_graphs(helpers)
+    holder = child(main_model(tree), "variables")
+    ns = holder.tag[:-len("variables")]
+    for tag, name, equation, flow in made:
+        node = ET.SubElement(holder, ns + tag, name=name)
+        ET.SubElement(node, ns + "eqn").text = equation
+        if flow:
+            ET.SubElement(node, ns + flow[0]).text = equation_name(flow[1])
+        ET.SubElement(node, ns + "non_negative").text = "false"  # whatever the model's default
+    for helper, gf in helpers.values():
+        if canonical(helper) in called:
+            copied = copy.deepcopy(gf)
+            copied.set("name", helper)
+            holder.append(copied)
     for flow in tree.iter("{*}inflow", "{*}outflow"):
         name = (flow.text or "").strip()
         if name and not name.startswith('"') and not re.fullmatch(r"[\w.$' ]+", name):

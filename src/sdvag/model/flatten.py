@@ -39,8 +39,9 @@ def _rename(equation: str, local_names: dict[str, str], modules: set[str], prefi
 
 
 def _input_name(to: str, module: str) -> str:
-    """The sub-model variable a connection feeds: `to="Var"`, or Stella's `to="Module.Var"`."""
-    key, own = canonical(to), canonical(module) + "."
+    """The sub-model variable a connection feeds: `to="Var"`, or Stella's `to="Module.Var"`
+    (or `Module."Var"`: names hold no quotes, so quotes are only ever quoting)."""
+    key, own = canonical(to.replace('"', "")), canonical(module) + "."
     return key[len(own):] if key.startswith(own) else key
 
 

@@ -76,7 +76,7 @@ def pysd_tree(info: ModelInfo):
         if tag in ("inflow", "outflow") and unsafe_name(_unquoted(node.text or "")):
             raise SdvagError(f"{info.path}: an <{tag}> names {shown(node.text or '')}, with a "
                              f"character sdvag does not accept in names")
-        if tag == "eqn":
+        if tag in ("eqn", "init_eqn"):
             owner = node.getparent().get("name", "") if node.getparent() is not None else ""
             equation = equation_text(node)
             _check_equation(f"variable {shown(owner)}", equation, info.path)

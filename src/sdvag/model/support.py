@@ -11,20 +11,30 @@ import math
 
 from sdvag.errors import SdvagError, UnsupportedFeature, suggest
 from sdvag.model.arrays import array_problems, dimension_problems, without_subscripts
-from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, names_and_dimensions,
-                                  rewrite_equation, untranslated_call)
-from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, child, children, is_name, local, tokens
+from sdvag.model.builtins import (PYSD_CONTROLS, REWRITTEN, AmbiguousForm, graph_helpers,
+                                  names_and_dimensions, rewrite_equation, untranslated_call)
+from sdvag.model.rewrite import equation_name
+from sdvag.model.active_initial import initial_equation_problems
+from sdvag.model.delays import stale_delay_inputs
+from sdvag.model.xmile import (VENSIM_SUFFIX, ModelInfo, canonical, child, children, equation_text, is_name,
+                               local, tokens)
 
 # Builtins PySD 3.14 simulates correctly from XMILE (lower case).
 BUILTINS = frozenset({
     "abs", "exp", "ln", "sqrt", "min", "max", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
     "int", "step", "ramp", "pulse", "safediv", "smth1", "smth3", "smthn", "delay", "delay1",
-    "delay3", "delayn", "trend", "init", "log", "modulo", "sum", "prod",
+    "delay3", "delayn", "trend", "init", "log", "modulo", "sum", "prod", "sinh", "cosh", "tanh",
     "vmax", "vmin",  # PySD's reductions over the `!` dimensions (arrays.reduction writes them)
 }) | REWRITTEN
 KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "time"})
-# Names XMILE defines that PySD does not: refused rather than mistranslated.
-KNOWN_UNSUPPORTED = {"inf": "the INF constant"}
+# XMILE's and Stella's random builtins: each vendor has its own stream (and seeding), so a run
+# of sdvag's own could be checked against no other engine; PySD's XMILE reader has none.
+RANDOM = frozenset({"random", "normal", "uniform", "exprnd", "lognormal", "poisson", "binomial",
+                    "negbinomial", "gamma", "beta", "triangular", "weibull", "pareto", "logistic",
+                    "geometric"})
+# Builtins with a state that the integration method moves (smoothing, delays, trends).
+INTEGRATING = frozenset({"smth1", "smth3", "smthn", "delay", "delay1", "delay3", "delayn", "trend",
+                         "forcst", "npv"})
 
 
 def references(equation: str) -> list[tuple[str, bool]]:
@@ -45,6 +55,21 @@ def references(equation: str) -> list[tuple[str, bool]]:
     return found
 
 
+def integration_method(info: ModelInfo) -> str:
+    """The method the model must be integrated with, lower case: its own, or "euler" for an
+    XMILE model with no stock and no smoothing, delay or trend, which every method computes
+    alike (there is nothing to integrate), so PySD runs it whatever it declares."""
+    method = info.sim.method.strip().lower() or "euler"
+    if info.path.suffix.lower() == VENSIM_SUFFIX or any(v.kind == "stock" for v in info.variables.values()):
+        return method
+    for eqn in info.root.iter("{*}eqn"):
+        toks = tokens(eqn.text or "")
+        if any(is_name(t) and canonical(t) in INTEGRATING and toks[i + 1:i + 2] == ["("]
+               for i, t in enumerate(toks)):
+            return method
+    return "euler"
+
+
 def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> list[tuple[str, str | None]]:
     """Every (feature, variable) in the model that PySD cannot be trusted to simulate.
     `integrators`: the integration methods of the engine that will run it (PySD: Euler only;
@@ -59,13 +84,17 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
                 problems.append(("modules", module.get("name")))
     for macro in root.iter("{*}macro"):
         problems.append(("macros", macro.get("name")))
-    method = info.sim.method.strip().lower() or "euler"
+    method = integration_method(info)
     if method not in integrators:
         problems.append((f"integration method {info.sim.method} (PySD integrates with Euler only)"
                          if integrators == ("euler",) else f"integration method {info.sim.method}", None))
     problems += dimension_problems(info)
     names, dims, positions = names_and_dimensions(info)
+    helpers = {key: helper for key, (helper, _) in graph_helpers(info.root, names).items()}
+    graphs = {key: equation_name(helper) for key, helper in helpers.items()}
+    helper_names = {canonical(helper) for helper in helpers.values()}
     kinds = {canonical(v.name): v.kind for v in info.variables.values()}
+    equations: dict[str, str] = {}  # each variable's equations, rewritten
     for var in info.variables.values():
         node = var.node
         if node is not None:
@@ -79,7 +108,12 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
                              "with a placeholder value in its place)", var.name))
             continue
         try:
-            rewritten = rewrite_equation(var.equation, names, dims, positions)
+            rewritten = rewrite_equation(var.equation, names, dims, positions, graphs,
+                                          None if var.dimensions else var.name)
+            others = [child(el, "eqn") for el in children(node, "element")] + [child(node, "init_eqn")] \
+                if node is not None else []
+            extra = [rewrite_equation(equation_text(eqn), names, dims, positions, graphs)
+                          for eqn in others if eqn is not None]
         except AmbiguousForm as exc:
             problems.append((f"this equation form ({exc})", var.name))
             continue
@@ -92,18 +126,19 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
             if names & PYSD_CONTROLS:
                 problems.append((f"DT/STARTTIME/STOPTIME beside a variable named like PySD's "
                                  f"'{sorted(names & PYSD_CONTROLS)[0]}'", var.name))
-        for name, called in references(rewritten):
+        equations[var.name] = " , ".join([rewritten, *extra])
+        for name, called in references(equations[var.name]):
             if called and name in names and kinds[name] != "gf":
-                problems.append((f"a call of '{name}' as a graphical function (PySD calls only "
-                                 "stand-alone <gf> elements; it returns this variable's own value)",
-                                 var.name))
-            if name in names or name in KEYWORDS:
+                problems.append((f"a call of '{name}' as a graphical function (it has no <gf> of "
+                                 "its own, or is arrayed and the call names no element)", var.name))
+            if name in names or name in KEYWORDS or called and name in helper_names:
                 continue
-            if name in KNOWN_UNSUPPORTED:
-                problems.append((KNOWN_UNSUPPORTED[name], var.name))
+            if called and name in RANDOM:
+                problems.append((f"the random builtin {name.upper()}() (random streams, seeded or "
+                                 "not, differ between engines)", var.name))
             elif called and name not in BUILTINS:
                 problems.append((f"the builtin {name.upper()}()", var.name))
-    return problems
+    return problems + stale_delay_inputs(equations, kinds) + initial_equation_problems(info, equations)
 
 
 def _raw_equation(var) -> str:
@@ -131,7 +166,7 @@ def input_problems(info: ModelInfo) -> list[str]:
             if (tok[0].isdigit() or tok[0] == ".") and not math.isfinite(float(tok)):
                 problems.append(f"{info.path}: {var.name!r}: the number {tok} is too large")
         for name, called in references(without_subscripts(var.equation)):  # calls: unsupported()
-            if not called and "." not in name and name not in names | KEYWORDS | KNOWN_UNSUPPORTED.keys():
+            if not called and "." not in name and name not in names | KEYWORDS:
                 problems.append(f"{info.path}: {var.name!r} uses {name!r}, which the model "
                                 f"does not define{suggest(name, info.variables)}")
     return problems

@@ -37,6 +37,7 @@ from sdvag.model.names import refuse_spaced_names
 from sdvag.model.pysd_errors import explain
 from sdvag.model.sanitise import macro_files, pysd_tree, translation_problem
 from sdvag.model.support import ensure_supported
+from sdvag.model.active_initial import apply_initial_equations
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
 from sdvag.model.vensim import without_documentation
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
@@ -149,7 +150,8 @@ def translated_file(info: ModelInfo, data: bytes, files: tuple[DataFile, ...] = 
         # XMILE: the sanitised copy (no text that could become code), its builtins rewritten into
         # what PySD simulates correctly; Vensim: the file itself, translated without its comments
         # (names are checked by vensim.parse_mdl; the translation is checked below)
-        source.write_bytes(data if vensim else pysd_bytes(tree, *names_and_dimensions(info)))
+        source.write_bytes(data if vensim else pysd_bytes(apply_initial_equations(tree),
+                                                          *names_and_dimensions(info)))
         # numpy's default print precision (8 digits) is what PySD writes graphical-function
         # points with; 'unique' writes every float exactly, as constants already are
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \

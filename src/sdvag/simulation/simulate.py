@@ -26,6 +26,7 @@ from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps, time_grid_problems, time_settings
 from sdvag.model.rewrite import ModelCopy
+from sdvag.model.support import integration_method
 from sdvag.model.pysd_errors import explain, warned_wrong
 from sdvag.model.datafiles import data_unchanged
 from sdvag.model.translate import load
@@ -258,7 +259,7 @@ def run_one(scenario: Scenario, progress: bool = False) -> xr.Dataset:
     data = scenario.model_data or model_bytes(path)
     key = (str(path), hashlib.sha256(data).hexdigest())
     if key not in _METHODS:
-        _METHODS[key] = parse_model(data, path).sim.method.strip().lower() or "euler"
+        _METHODS[key] = integration_method(parse_model(data, path))
     if _METHODS[key] == "euler":
         return Simulator.for_scenario(scenario).run(scenario, progress=progress)
     from sdvag.simulation.vectorised import Engine, NotCovered

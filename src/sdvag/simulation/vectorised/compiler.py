@@ -136,7 +136,8 @@ def _power_chain(*values, xp=np):
 
 _UNARY = {"abs": "_np.abs", "exp": "_np.exp", "sin": "_np.sin", "cos": "_np.cos", "tan": "_np.tan",
           "arcsin": "_np.arcsin", "arccos": "_np.arccos", "arctan": "_np.arctan", "sqrt": "_np.sqrt",
-          "ln": "_np.log", "integer": "_np.trunc"}
+          "ln": "_np.log", "integer": "_np.trunc", "sinh": "_np.sinh", "cosh": "_np.cosh",
+          "tanh": "_np.tanh"}
 # Python's operators on floats and numpy arrays; ^ as numpy's power (NaN, not complex, for a
 # negative base); a run of one level of precedence reads left to right, as in PySD's code.
 _BINARY = {"*": "*", "/": "/", "+": "+", "-": "-", "=": "==", "<>": "!=", ">=": ">=", ">": ">",
