@@ -74,11 +74,12 @@ EVERY_BUILTIN = "".join(aux(n, str(lo), f'<range min="{lo}" max="{hi}"/>') for n
     + aux("Looked Up", "Table(S) * Effect * Price + LOOKUP(Table, Rate * 10)")
     # builtins sdvag rewrites before PySD sees them, and PySD's own LOG and MODULO
     + aux("Rewritten", "DT + STARTTIME + STOPTIME + PI + LOG10(S) + LOG(S, 3) + MEAN(S, Rate, 2) "
-                       "+ (TIME MOD 4) + MODULO(TIME, 3) + INT(-Rate)"))
+                       "+ (TIME MOD 4) + MODULO(TIME - 5, 3) + MODULO(TIME, Rate - 0.1) + INT(-Rate)"))
 
 
-# SUM and PROD reduce arrays, which the engine does not cover (it says so, and PySD runs them)
-ARRAY_BUILTINS = {"sum", "prod"}
+# SUM, PROD, VMAX and VMIN reduce arrays and SIZE counts their elements: the engine does not
+# cover arrays (it says so, and PySD runs them)
+ARRAY_BUILTINS = {"sum", "prod", "vmax", "vmin", "size"}
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ translated again, with a warning.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import os
@@ -42,7 +43,6 @@ from sdvag.model.builtins import names_and_dimensions, pysd_bytes
 from sdvag.model.vensim import without_documentation
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
-CACHE_FORMAT = "9"  # bump whenever what PySD is given changes (sanitise.pysd_source, builtins.pysd_bytes)
 CHECKSUM = "checksums.sha256"  # every generated .py file (the model and its macros)
 
 
@@ -68,11 +68,22 @@ def cache_root() -> Path:
     return base
 
 
+@functools.cache
+def _code_version() -> str:
+    """A digest of this step's source (what decides the text PySD is given and how its
+    translation is checked): another sdvag, or a branch of it, never imports this one's entries,
+    and no version number has to be remembered to be bumped."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _key(data: bytes, files: tuple[DataFile, ...] = ()) -> str:
     digest = hashlib.sha256(data)
     for item in files:
         digest.update(f"|data={item.digest} {item.name}".encode())
-    digest.update(f"|pysd={pysd.__version__}|format={CACHE_FORMAT}".encode())
+    digest.update(f"|pysd={pysd.__version__}|sdvag={_code_version()}".encode())
     return digest.hexdigest()[:32]
 
 

@@ -127,6 +127,12 @@ def _pulse(s, start, repeat_time=0.0, magnitude=None, xp=np):
     return xp.where(xp.asarray(repeat_time) == 0, xp.where(single, out, 0.0), xp.where(train, out, 0.0))
 
 
+def _modulo(x, m, xp=np):
+    """PySD's modulo (functions.modulo, Vensim's MODULO): x - m * trunc(x / m), the sign of x;
+    0 where m is not positive (PySD's quantum returns x there)."""
+    return xp.where(m < SMALL_VENSIM, x - x, x - m * xp.trunc(x / m))
+
+
 def _power_chain(*values, xp=np):
     result = values[-1]
     for base in reversed(values[:-1]):
@@ -150,7 +156,8 @@ CONTROLS = {"initial time": "_np.float64(s.start)", "final time": "_np.float64(s
 def _helpers(xp) -> dict:
     """The names the functions' code may use, on the array module `xp`."""
     return {"_np": xp, **{name: partial(f, xp=xp) for name, f in
-                          (("_zidz", zidz), ("_ramp", _ramp), ("_pulse", _pulse), ("_power", _power_chain))}}
+                          (("_zidz", zidz), ("_ramp", _ramp), ("_pulse", _pulse), ("_power", _power_chain),
+                                                   ("_modulo", _modulo))}}
 
 
 class Builder:
@@ -294,7 +301,7 @@ class Builder:
             value, base = args
             return f"(_np.log({value}) / _np.log({base}))"
         if name == "modulo" and len(args) == 2:
-            return f"_np.mod({a})"
+            return f"_modulo({a})"
         if name == "if_then_else" and len(args) == 3:
             return f"_np.where({a})"
         if name == "zidz" and len(args) == 2:
