@@ -242,3 +242,30 @@ def test_a_dimension_name_that_could_leave_pysds_quotes_is_refused(tmp_path):
     quoted.write_text(DECAY.read_text().replace("Lifetime", '"Life\\"time\\" \\ it\'s"'))
     ds = sdvag.run(quoted)
     assert float(ds['"Life\\"time\\" \\ it\'s"'][0]) == 4
+
+
+def _pipelines(tmp_path, equations: str):
+    path = tmp_path / "pipelines.mdl"
+    path.write_text("{UTF-8}\n" + equations + "s = INTEG(1, 0)\n\t~\tdmnl\n\t~\t\t|\n"
+                    + "".join(f"{name} = {value}\n\t~\tMonth\n\t~\t\t|\n" for name, value in
+                              (("INITIAL TIME", 0), ("FINAL TIME", 3), ("TIME STEP", 0.25), ("SAVEPER", 1))))
+    return path
+
+
+@pytest.mark.parametrize("equations", [
+    "x = DELAY FIXED(DELAY FIXED(Time, 0.25, 0), 0.25, 0)\n\t~\tdmnl\n\t~\t\t|\n",
+    "y = DELAY FIXED(Time, 0.25, 0)\n\t~\tdmnl\n\t~\t\t|\nx = DELAY FIXED(y * 2, 0.25, 0)\n\t~\tdmnl\n\t~\t\t|\n",
+    "y = DELAY3(Time, 1)\n\t~\tdmnl\n\t~\t\t|\nx = DELAY FIXED(y, 0.25, 0)\n\t~\tdmnl\n\t~\t\t|\n",
+])
+def test_a_delay_fixed_of_another_delay_is_refused(tmp_path, equations):
+    # PySD moves the inner delay on before the outer one reads it: x at t=1 would be 0.75, not 0.5
+    proc = cli("run", _pipelines(tmp_path, equations), "--out", tmp_path / "out")
+    assert proc.returncode == 3 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "DELAY FIXED of a value that depends on another" in proc.stderr and "'x'" in proc.stderr
+
+
+def test_a_delay_fixed_of_time_or_of_a_stock_runs_to_its_closed_form(tmp_path):
+    ds = sdvag.run(_pipelines(tmp_path, "x = DELAY FIXED(Time, 0.5, 0)\n\t~\tdmnl\n\t~\t\t|\n"
+                                        "z = DELAY FIXED(s, 0.5, 0)\n\t~\tdmnl\n\t~\t\t|\n"))
+    np.testing.assert_allclose(ds["x"].values, [0, 0.5, 1.5, 2.5])
+    np.testing.assert_allclose(ds["z"].values, [0, 0.5, 1.5, 2.5])

@@ -20,6 +20,7 @@ from lxml import etree as ET
 from sdvag.errors import SdvagError, UnsupportedFeature, shown
 from sdvag.model.pysd_errors import explain
 from sdvag.model.info import Graphical, ModelInfo, SimSpecs, Variable
+from sdvag.model.tree import canonical
 
 CONTROLS = {"initial time": "start", "final time": "stop", "time step": "dt", "saveper": "save_step"}
 # What PySD's Vensim translator simulates differently from Vensim, found by running the SDXorg
@@ -67,6 +68,47 @@ def refusals(elements) -> tuple[tuple[str, str], ...]:
                 elif kind == "CallStructure" and getattr(node.function, "reference", "") == "get_time_value" \
                         and _time_value_form(node.arguments):
                     found.append((_time_value_form(node.arguments), element.name))
+    return tuple(found)
+
+
+# Statefuls PySD moves on at the end of a step before a DELAY FIXED reads its input: DELAY1 and
+# DELAY3 ('_delay_' objects) and DELAY FIXED itself ('_delayfixed_'); see model/delays.py, the
+# same check on XMILE's DELAY.
+_MOVED_FIRST = frozenset({"DelayStructure", "DelayFixedStructure"})
+
+
+def stale_pipeline_inputs(elements) -> tuple[tuple[str, str], ...]:
+    """(feature, variable) for each DELAY FIXED whose input depends, within the step, on a delay
+    PySD may have moved on already: DELAY FIXED(DELAY FIXED(Time, DT, 0), DT, 0) would be Time one
+    DT ago, not two, whenever PySD has not kept the current value (between saved times)."""
+    by_key = {canonical(e.name): e for e in elements}
+    stocks = {key for key, e in by_key.items()
+              if any(type(c.ast).__name__ == "IntegStructure" for c in e.components)}
+
+    def moved(node) -> int:
+        return sum(type(n).__name__ in _MOVED_FIRST for n in _walk(node))
+
+    def reached(node) -> set[str]:  # the variables computing `node` computes, up to stocks
+        seen, todo = set(), [node]
+        while todo:
+            for n in _walk(todo.pop()):
+                key = canonical(n.reference) if type(n).__name__ == "ReferenceStructure" else None
+                if key in by_key and key not in seen:
+                    seen.add(key)
+                    if key not in stocks:
+                        todo += [c.ast for c in by_key[key].components]
+        return seen
+
+    found = []
+    for element in elements:
+        own = canonical(element.name)
+        pipelines = [n for c in element.components for n in _walk(c.ast)
+                     if type(n).__name__ == "DelayFixedStructure"]
+        if any(moved(p.input) or any(sum(moved(c.ast) for c in by_key[key].components) > (key == own)
+                                     for key in reached(p.input) if key not in stocks)
+               for p in pipelines):
+            found.append(("a DELAY FIXED of a value that depends on another DELAY FIXED, DELAY1 or "
+                          "DELAY3 within the step (PySD reads it after moving that one on)", element.name))
     return tuple(found)
 
 
@@ -259,7 +301,8 @@ def parse_mdl(data: bytes, path: Path) -> ModelInfo:
     return ModelInfo(path=path, sha256=hashlib.sha256(data).hexdigest(), name=path.stem,
                      sim=_sim_specs(elements, path), variables=variables, units=(), root=root, data=data,
                      refusals=refusals([*elements.values(), *(e for m in macros for e in m.elements)])
-                     + tuple(filter(None, map(_unstackable_stocks, (main, *macros)))),
+                     + tuple(filter(None, map(_unstackable_stocks, (main, *macros))))
+                     + sum((stale_pipeline_inputs(m.elements) for m in (main, *macros)), ()),
                      external=external_files(model))
 
 
