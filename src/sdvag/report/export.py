@@ -29,7 +29,8 @@ from sdvag.errors import SdvagError
 from sdvag.files import atomic_write
 from sdvag.simulation.scenario import load_scenario
 from sdvag.simulation.simulate import Simulator
-from sdvag.model.xmile import XMILE_SUFFIXES, ModelInfo, canonical
+from sdvag.model.rewrite import require_xmile
+from sdvag.model.xmile import VENSIM_SUFFIX, XMILE_SUFFIXES, ModelInfo, canonical, read_model
 
 FORMATS = ("mdl", "xmile")
 RTOL = 1e-9  # of each variable's largest magnitude: the two runs differ only in rounding
@@ -130,12 +131,14 @@ def export(model_path: str | Path, to: str = "mdl", out: str | Path | None = Non
         raise SdvagError(f"{out}: a Vensim model is written to a .mdl file")
     _simlin()
     sim = Simulator.for_model(model_path)  # refuses what sdvag cannot run
+    if sim.info.path.suffix.lower() == VENSIM_SUFFIX:
+        raise SdvagError(f"{model_path}: already a Vensim model (export --to mdl converts XMILE models)")
     mdl = to_mdl(sim.info)
     try:
         frame = run_mdl(mdl)
     except Exception as exc:  # PySD raises many types for what it cannot read
         raise SdvagError(f"{model_path}: PySD cannot run the .mdl Simlin wrote "
-                         f"({type(exc).__name__}: {exc}); nothing written") from None
+                         f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); nothing written") from None
     wrong = differences(sim.run(load_scenario(model_path)), frame)
     if wrong:
         raise SdvagError(f"{model_path}: the exported .mdl simulates differently from the model in "
@@ -149,7 +152,9 @@ def export(model_path: str | Path, to: str = "mdl", out: str | Path | None = Non
 def export_xmile(target: str | Path, out: str | Path | None = None) -> Path:
     """Write a scenario baked into its model (default SCENARIO.xmile here): a model file that,
     run on its own, gives the scenario's run (checked to 1e-9 before anything is written)."""
-    copy = scenario_copy(load_scenario(target))
+    scenario = load_scenario(target)
+    require_xmile(read_model(scenario.model), "export a scenario as XMILE")
+    copy = scenario_copy(scenario)
     out = Path(out) if out else Path.cwd() / f"{copy.scenario.name}.xmile"
     if out.suffix.lower() not in XMILE_SUFFIXES:
         raise SdvagError(f"{out}: an XMILE model is written to a file ending in {', '.join(XMILE_SUFFIXES)}")

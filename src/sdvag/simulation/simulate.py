@@ -234,8 +234,20 @@ def default_outputs(info: ModelInfo) -> list[str]:
     return stocks or [v.name for v in info.variables.values() if not v.is_constant][:6]
 
 
+def columns_of(ds: xr.Dataset, name: str) -> list[str]:
+    """The Dataset's variables holding a model variable: itself, or each element of an array
+    ("Firms" -> "Firms[North,Farm]", "Firms[North,Factory]" ...)."""
+    if name in ds.data_vars:
+        return [name]
+    return [str(v) for v in ds.data_vars if str(v).startswith(name + "[")]
+
+
 def outputs_of(ds: xr.Dataset) -> list[str]:
-    return [name for name in json.loads(ds.attrs.get("outputs", "[]")) if name in ds]
+    """The run's outputs, an array output as its elements."""
+    found: list[str] = []
+    for name in json.loads(ds.attrs.get("outputs", "[]")):
+        found += [c for c in columns_of(ds, name) if c not in found]
+    return found
 
 
 def run(target: str | Path | Scenario, set: dict | None = None, progress: bool = False,
