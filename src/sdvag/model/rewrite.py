@@ -10,7 +10,7 @@ import re
 
 from lxml import etree as ET
 
-from sdvag.errors import SdvagError
+from sdvag.errors import Refused
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, child, children, is_name, local, token_spans
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]*")
@@ -33,11 +33,8 @@ def replace_reference(equation: str, old: str, new: str) -> str:
     return "".join(parts) + equation[last:]
 
 
-class NotEditable(SdvagError):
-    """What needs an edited copy of the model's XMILE, asked of a model that has none (exit
-    status 3, like a feature sdvag cannot simulate)."""
-
-    exit_status = 3
+class NotEditable(Refused):
+    """What needs an edited copy of the model's XMILE, asked of a model that has none."""
 
     def __init__(self, info: ModelInfo, action: str,
                  reason: str = "sdvag reads a .mdl through PySD and writes changes only into XMILE"):

@@ -25,7 +25,7 @@ from lxml import etree as ET
 
 from sdvag.analysis.checks import trajectory_differences
 from sdvag.analysis.scenario_copy import scenario_copy
-from sdvag.errors import SdvagError
+from sdvag.errors import Refused, SdvagError
 from sdvag.files import atomic_write
 from sdvag.simulation.scenario import load_scenario
 from sdvag.simulation.simulate import Simulator
@@ -137,7 +137,7 @@ def export(model_path: str | Path, to: str = "mdl", out: str | Path | None = Non
     try:
         frame = run_mdl(mdl)
     except Exception as exc:  # PySD raises many types for what it cannot read
-        raise SdvagError(f"{model_path}: PySD cannot run the .mdl Simlin wrote "
+        raise Refused(f"{model_path}: PySD cannot run the .mdl Simlin wrote "
                          f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); nothing written") from None
     wrong = differences(sim.run(load_scenario(model_path)), frame)
     if wrong:

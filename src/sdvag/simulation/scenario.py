@@ -177,8 +177,9 @@ class Checker:
             return None
         return float(value)
 
-    def variable(self, key: str, name, want: str) -> Variable | None:
-        """The model variable `name`, if it exists and has the role wanted ('constant', 'graphical', 'any')."""
+    def variable(self, key: str, name, want: str, single: bool = False) -> Variable | None:
+        """The model variable `name`, if it exists and has the role wanted ('constant', 'graphical',
+        'any'); `single`: not an array (an analysis that compares one number per year)."""
         if not isinstance(name, str):
             self.fail(key, f"expected a variable name, got {type(name).__name__} {name!r}")
             return None
@@ -192,6 +193,10 @@ class Checker:
             self.fail(key, f"{var.name!r} is read from the data file {read_from!r}; sdvag does not "
                            "override values read from a file (edit the file)" if read_from else
                            f"{var.name!r} is a {var.role}, not a {want}")
+            return None
+        if single and var.dimensions:
+            self.fail(key, f"{var.name!r} is an array (over {', '.join(var.dimensions)}): name a variable "
+                           f"with a single value, such as one that sums or picks from the array")
             return None
         return var
 
