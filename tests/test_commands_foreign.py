@@ -149,3 +149,13 @@ def test_calibration_of_a_vensim_model_recovers_the_lifetime(tmp_path):
         f'[[targets]]\nseries = "obs"\nvariable = "Stock"\nfactor = 1\n')
     result = sdvag.calibrate(tmp_path / "cal.toml", workers=1)
     assert result.x["Lifetime"] == pytest.approx(5.0, rel=1e-4)
+
+
+def test_explorer_plots_array_elements_and_refuses_their_bands_in_one_line():
+    from sdvag.errors import SdvagError
+    from sdvag.explorer.session import Session
+    session = Session(ARRAYED)
+    assert session.finals() == pytest.approx({"Firms[North]": 10 * 1.05 ** 8, "Firms[South]": 10 * 1.2 ** 8})
+    with pytest.raises(SdvagError, match="^Monte Carlo bands are drawn for outputs with a single value") as err:
+        session.band(["Base Rate"], runs=4)
+    assert "\n" not in str(err.value)
