@@ -8,7 +8,7 @@ import xarray as xr
 
 from sdvag.cli.main import main
 
-from conftest import FIXTURES
+from conftest import FIXTURES, write_model
 
 VENSIM = FIXTURES / "commands" / "decay.mdl"      # Stock drained by Stock / Lifetime; Weight[Region]
 ARRAYED = FIXTURES / "commands" / "regions.xmile"  # Firms[Region] growing at Base Rate * Weight[Region]
@@ -159,3 +159,13 @@ def test_explorer_plots_array_elements_and_refuses_their_bands_in_one_line():
     with pytest.raises(SdvagError, match="^Monte Carlo bands are drawn for outputs with a single value") as err:
         session.band(["Base Rate"], runs=4)
     assert "\n" not in str(err.value)
+
+
+def test_loops_of_a_model_without_feedback_write_the_tables_without_a_plot(tmp_path, capsys):
+    pytest.importorskip("simlin")
+    model = write_model(tmp_path / "filling.xmile", '<stock name="Level"><eqn>0</eqn><inflow>Filling</inflow></stock>'
+                                                    '<flow name="Filling"><eqn>2</eqn></flow>', stop=2, dt=0.5)
+    assert main(["loops", str(model), "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.startswith("0 feedback loops in filling")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
+        "dominance.csv", "dominance_by_stage.csv", "loop_list.csv", "loops.csv"]
