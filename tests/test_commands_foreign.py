@@ -169,3 +169,11 @@ def test_loops_of_a_model_without_feedback_write_the_tables_without_a_plot(tmp_p
     assert capsys.readouterr().out.startswith("0 feedback loops in filling")
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
         "dominance.csv", "dominance_by_stage.csv", "loop_list.csv", "loops.csv"]
+
+
+def test_strict_check_of_a_vensim_model_asks_nothing_vensim_cannot_give(capsys):
+    """No <views> diagram and no declared unit names: Vensim has neither, so neither fails."""
+    assert main(["check", str(VENSIM), "--strict", "--skip", "extreme,integration"]) == 0
+    out = capsys.readouterr().out
+    assert "WARN  decay.mdl  diagram: not checked: sdvag does not read Vensim's sketch" in out
+    assert "FAIL" not in out

@@ -29,7 +29,7 @@ from sdvag.model.arrays import without_subscripts
 from sdvag.model.support import BUILTINS, KEYWORDS, references, unsupported
 from sdvag.model.units import check_units
 from sdvag.model.views import connectors, inside, read_view
-from sdvag.model.xmile import ModelInfo, canonical, read_model
+from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, read_model
 
 INTEGRATION_TOLERANCE = 0.01
 INTEGRATION_FLOOR = 0.01  # an output's change is judged against at least 1% of its largest magnitude
@@ -130,6 +130,9 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
 
 def check_diagram(info: ModelInfo, out: _Findings) -> None:
     """Every variable placed, flows drawn from and to their stocks, a connector per dependency."""
+    if info.path.suffix.lower() == VENSIM_SUFFIX:  # a house rule Vensim's own sketch cannot meet
+        out.add("diagram", "warn", "not checked: sdvag does not read Vensim's sketch")
+        return
     try:
         view, shapes, by_uid, named = read_view(info)
     except SdvagError:
@@ -177,7 +180,7 @@ def check_unit_consistency(info: ModelInfo, out: _Findings) -> None:
     issues, undeclared = check_units(info)
     for issue in issues:
         out.add("units", "fail", f"'{issue.variable}': {issue.message}", [issue.variable])
-    if undeclared:
+    if undeclared and info.path.suffix.lower() != VENSIM_SUFFIX:  # Vensim declares no unit names
         out.house_rule("units", f"unit names not declared in <model_units>: {_listing(sorted(undeclared))}")
     with_units = sum(bool(v.units.strip()) for v in info.variables.values())
     if not with_units:
