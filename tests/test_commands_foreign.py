@@ -177,3 +177,22 @@ def test_strict_check_of_a_vensim_model_asks_nothing_vensim_cannot_give(capsys):
     out = capsys.readouterr().out
     assert "WARN  decay.mdl  diagram: not checked: sdvag does not read Vensim's sketch" in out
     assert "FAIL" not in out
+
+
+def test_extreme_check_finds_an_array_element_going_negative(tmp_path):
+    """Level[r] = 10 - Drain * Weight[r] * t: at Drain = 1 both elements stay at or above 2 by
+    t = 4; at the top of Drain's range (3) only South (weight 2) goes negative (North ends at 4);
+    starting from 0, both do."""
+    from sdvag.analysis.checks import check
+    dims = '<dimensions><dim name="Region"><elem name="North"/><elem name="South"/></dim></dimensions>'
+    model = write_model(tmp_path / "drain.xmile", """
+<aux name="Drain"><eqn>1</eqn><range min="0" max="3"/></aux>
+<aux name="Weight"><dimensions><dim name="Region"/></dimensions>
+  <element subscript="North"><eqn>0.5</eqn></element><element subscript="South"><eqn>2</eqn></element></aux>
+<stock name="Level"><dimensions><dim name="Region"/></dimensions><eqn>10</eqn><outflow>Emptying</outflow></stock>
+<flow name="Emptying"><dimensions><dim name="Region"/></dimensions><eqn>Drain * Weight[Region]</eqn></flow>""",
+                        stop=4, dt=0.5, before_model=dims)
+    findings = [f for f in check(model, only=["extreme"]) if f.check == "extreme"]
+    assert [(f.status, f.message) for f in findings] == [
+        ("fail", "'Drain' = 3: negative values in 'Level[South]'"),
+        ("fail", "every stock starting at 0: negative values in 'Level[North]', 'Level[South]'")]
