@@ -42,10 +42,10 @@ class NotEditable(Refused):
                          f"as XMILE in Vensim first)")
 
 
-def require_xmile(info: ModelInfo, action: str) -> None:
-    """Refuse `action` (it edits a copy of the model file) on a Vensim model."""
+def require_xmile(info: ModelInfo, action: str, *reason: str) -> None:
+    """Refuse `action` (it edits or reads the model's XMILE) on a Vensim model."""
     if info.path.suffix.lower() == VENSIM_SUFFIX:
-        raise NotEditable(info, action)
+        raise NotEditable(info, action, *reason)
 
 
 class ModelCopy:

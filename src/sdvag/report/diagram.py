@@ -17,9 +17,9 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon,
 
 from sdvag.errors import SdvagError
 from sdvag.files import atomic_write
-from sdvag.model.rewrite import NotEditable
+from sdvag.model.rewrite import require_xmile
 from sdvag.model.views import Box, Shape, connectors, inside, number, read_view, sector_boxes
-from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, children, read_model
+from sdvag.model.xmile import ModelInfo, children, read_model
 
 FORMATS = ("png", "svg")
 FONT_PT = 8.5
@@ -245,8 +245,7 @@ def draw(model_path: str | Path, out: str | Path | None = None) -> Path:
     if fmt not in FORMATS:
         raise SdvagError(f"{out}: a diagram is written as .png or .svg, not {out.suffix or 'a file without suffix'}")
     info = read_model(model_path)
-    if info.path.suffix.lower() == VENSIM_SUFFIX:
-        raise NotEditable(info, "draw the diagram", "sdvag draws XMILE <views> and does not read Vensim's sketch")
+    require_xmile(info, "draw the diagram", "sdvag draws XMILE <views> and does not read Vensim's sketch")
     fig = render(info)
     out.parent.mkdir(parents=True, exist_ok=True)
     import matplotlib

@@ -129,16 +129,16 @@ def export(model_path: str | Path, to: str = "mdl", out: str | Path | None = Non
     out = Path(out) if out else Path.cwd() / f"{model_path.stem}.{to}"
     if out.suffix.lower() != f".{to}":
         raise SdvagError(f"{out}: a Vensim model is written to a .mdl file")
+    if model_path.suffix.lower() == VENSIM_SUFFIX:
+        raise SdvagError(f"{model_path}: already a Vensim model (export --to mdl converts XMILE models)")
     _simlin()
     sim = Simulator.for_model(model_path)  # refuses what sdvag cannot run
-    if sim.info.path.suffix.lower() == VENSIM_SUFFIX:
-        raise SdvagError(f"{model_path}: already a Vensim model (export --to mdl converts XMILE models)")
     mdl = to_mdl(sim.info)
     try:
         frame = run_mdl(mdl)
     except Exception as exc:  # PySD raises many types for what it cannot read
         raise Refused(f"{model_path}: PySD cannot run the .mdl Simlin wrote "
-                         f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); nothing written") from None
+                      f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); nothing written") from None
     wrong = differences(sim.run(load_scenario(model_path)), frame)
     if wrong:
         raise SdvagError(f"{model_path}: the exported .mdl simulates differently from the model in "
