@@ -196,3 +196,11 @@ def test_extreme_check_finds_an_array_element_going_negative(tmp_path):
     assert [(f.status, f.message) for f in findings] == [
         ("fail", "'Drain' = 3: negative values in 'Level[South]'"),
         ("fail", "every stock starting at 0: negative values in 'Level[North]', 'Level[South]'")]
+
+
+@pytest.mark.parametrize("model, array", [(VENSIM, "Weight"), (ARRAYED, "Weight")], ids=["mdl", "arrayed-xmile"])
+def test_setting_an_array_is_refused_in_one_line(model, array, capsys):
+    assert main(["run", str(model), "--set", f"{array}=2"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: --set: {array}=2: '{array}' is an array (over Region): sdvag changes only variables "
+        f"with a single value (edit the array in the model)"]

@@ -188,6 +188,10 @@ class Checker:
             self.fail(key, f"unknown variable {name!r} in {self.info.path.name}"
                            f"{suggest(name, self.info.variables)}")
             return None
+        if want != "any" and var.role != want and var.dimensions:
+            self.fail(key, f"{var.name!r} is an array (over {', '.join(var.dimensions)}): sdvag changes only "
+                           f"variables with a single value (edit the array in the model)")
+            return None
         if want != "any" and var.role != want:
             read_from = next((file for variable, file in self.info.external if variable == var.name), None)
             self.fail(key, f"{var.name!r} is read from the data file {read_from!r}; sdvag does not "
