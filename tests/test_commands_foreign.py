@@ -204,3 +204,13 @@ def test_setting_an_array_is_refused_in_one_line(model, array, capsys):
     assert capsys.readouterr().err.splitlines() == [
         f"error: --set: {array}=2: '{array}' is an array (over Region): sdvag changes only variables "
         f"with a single value (edit the array in the model)"]
+
+
+def test_describe_a_vensim_variable_gives_what_it_uses_from_pysd(capsys):
+    """Stock = INTEG(-Outflow, Initial Stock); Outflow = Stock / Lifetime; Weighted Stock uses both."""
+    assert main(["describe", str(VENSIM), "Stock"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "  uses:      Initial Stock, Outflow" in lines and "  used by:   Outflow, Weighted Stock" in lines
+    assert not any("d/dt = 0" in line for line in lines)  # a .mdl's flows are not in sdvag's reading
+    assert main(["describe", str(VENSIM), "Lifetime"]) == 0
+    assert "  used by:   Outflow" in capsys.readouterr().out.splitlines()

@@ -150,6 +150,22 @@ class Simulator:
             tb = tb.tb_next
         return {py: real for real, py in self.model.namespace.items()}.get(name)
 
+    def uses(self) -> dict[str, list[str]]:
+        """What each variable uses, by PySD's dependency graph of the compiled model (a .mdl's
+        equations exist only in PySD's translation); a stock uses its flows and initial value."""
+        graph, names = self.model.dependencies, {py: real for real, py in self.model.namespace.items()}
+
+        def used(py: str) -> list[str]:
+            found = []
+            for key, value in graph.get(py, {}).items():
+                inner = value if isinstance(value, dict) else {key: value}  # a stock's initial and step
+                for dep in inner:
+                    for name in used(dep) if dep.startswith("_") else [names.get(dep)]:
+                        if name and name not in found and self.info.find(name) is not None:
+                            found.append(self.info.find(name).name)
+            return found
+        return {var.name: used(self.model.namespace.get(var.name, "")) for var in self.info.variables.values()}
+
     def run(self, scenario: Scenario, columns: list[str] | None = None, progress: bool = False) -> xr.Dataset:
         times = self.time_settings(scenario)
         sim, plain = self.with_points(scenario)
