@@ -8,6 +8,13 @@ class SdvagError(Exception):
     exit_status = 2
 
 
+class Refused(SdvagError):
+    """An analysis or an export sdvag cannot do for this model (exit status 3, like a feature it
+    cannot simulate); the message says why."""
+
+    exit_status = 3
+
+
 class UnsupportedFeature(SdvagError):
     """A model feature PySD cannot simulate correctly (exit status 3).
 

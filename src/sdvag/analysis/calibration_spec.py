@@ -327,11 +327,11 @@ def _targets(ck: Checker, raw, info, scenario: Scenario, frame) -> tuple[list[Ta
         if error not in ERRORS:
             ck.fail(f"{key}.error", f"expected one of {', '.join(ERRORS)}, got {error!r}")
         sigma = ck.number(f"{key}.sigma", item["sigma"], positive=True) if "sigma" in item else None
-        denominator = ck.variable(f"{key}.denominator", item["denominator"], "any") if "denominator" in item else None
+        denominator = ck.variable(f"{key}.denominator", item["denominator"], "any", single=True) if "denominator" in item else None
         name, variable = item.get("series"), item.get("variable")
         factor = ck.number(f"{key}.factor", item.get("factor", 1.0), positive=True)
         weight = ck.number(f"{key}.weight", item.get("weight", 1.0), positive=True)
-        var = ck.variable(f"{key}.variable", variable, "any")
+        var = ck.variable(f"{key}.variable", variable, "any", single=True)
         rows = frame[frame["series"] == name] if frame is not None and isinstance(name, str) else None
         if frame is not None and (rows is None or rows.empty):
             ck.fail(f"{key}.series", f"unknown series {name!r}{suggest(str(name), frame['series'].unique())}")

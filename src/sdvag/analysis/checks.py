@@ -23,12 +23,13 @@ from sdvag.analysis import CHECKS
 from sdvag.errors import SdvagError, UnsupportedFeature, suggest
 from sdvag.simulation.scenario import Scenario, load_scenario
 from sdvag.model.shipped import shipped_models, shipped_scenarios
-from sdvag.simulation.simulate import Simulator, default_outputs, to_dataset
+from sdvag.simulation.simulate import Simulator, columns_of, default_outputs, to_dataset
 from sdvag.model.names import spaced_names, spacing_hint
+from sdvag.model.arrays import without_subscripts
 from sdvag.model.support import BUILTINS, KEYWORDS, references, unsupported
 from sdvag.model.units import check_units
 from sdvag.model.views import connectors, inside, read_view
-from sdvag.model.xmile import ModelInfo, canonical, read_model
+from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, read_model
 
 INTEGRATION_TOLERANCE = 0.01
 INTEGRATION_FLOOR = 0.01  # an output's change is judged against at least 1% of its largest magnitude
@@ -110,10 +111,12 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
     if loose:
         out.add("structure", "warn", f"flows attached to no stock: {_listing(loose)}", loose)
     names = {canonical(v) for v in info.variables}
+    dimensions = {canonical(d) for v in info.variables.values() for d in v.dimensions}
     undefined = []
     for var in info.variables.values():
-        for name, called in references(var.equation):
-            if name not in names and name not in KEYWORDS and not (called and name in BUILTINS):
+        for name, called in references(without_subscripts(var.equation)):  # subscripts name dimensions
+            element = "." in name and name.partition(".")[0] in dimensions  # Region.East
+            if name not in names | KEYWORDS and not element and not (called and name in BUILTINS):
                 undefined.append((var.name, name))
     spaced = dict(spaced_names(info))
     for owner, name in undefined:
@@ -127,6 +130,9 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
 
 def check_diagram(info: ModelInfo, out: _Findings) -> None:
     """Every variable placed, flows drawn from and to their stocks, a connector per dependency."""
+    if info.path.suffix.lower() == VENSIM_SUFFIX:  # a house rule Vensim's own sketch cannot meet
+        out.add("diagram", "warn", "not checked: sdvag does not read Vensim's sketch")
+        return
     try:
         view, shapes, by_uid, named = read_view(info)
     except SdvagError:
@@ -174,7 +180,7 @@ def check_unit_consistency(info: ModelInfo, out: _Findings) -> None:
     issues, undeclared = check_units(info)
     for issue in issues:
         out.add("units", "fail", f"'{issue.variable}': {issue.message}", [issue.variable])
-    if undeclared:
+    if undeclared and info.path.suffix.lower() != VENSIM_SUFFIX:  # Vensim declares no unit names
         out.house_rule("units", f"unit names not declared in <model_units>: {_listing(sorted(undeclared))}")
     with_units = sum(bool(v.units.strip()) for v in info.variables.values())
     if not with_units:
@@ -207,7 +213,8 @@ def check_extremes(sim: Simulator, scenario: Scenario, out: _Findings, progress=
     constants = _constants(sim, scenario)
     base = _run(sim, scenario, constants, times)
     stocks = [v for v in info.variables.values() if v.kind == "stock"]
-    nonneg = [v.name for v in stocks if v.name in base and (v.non_negative or (base[v.name] >= 0).all())]
+    nonneg = [name for v in stocks for name in columns_of(base, v.name)  # arrays by element
+              if v.non_negative or (base[name] >= 0).all()]
     cases = [(f"'{name}' = {bound:g}", {**constants, name: bound}, None)
              for name, var in info.variables.items() if var.is_constant and var.range
              for bound in var.range]
@@ -260,7 +267,7 @@ def integration_error(sim: Simulator, scenario: Scenario, outputs: list[str] | N
     coarse = _run(sim, scenario, params, times, columns=outputs)
     fine = _run(sim, scenario, params, {**times, "dt": times["dt"] / 2}, columns=outputs)
     changes = {}
-    for name in outputs:
+    for name in (column for output in outputs for column in columns_of(coarse, output)):  # arrays by element
         a, b = float(coarse[name][-1]), float(fine[name][-1])
         scale = max(abs(b), INTEGRATION_FLOOR * float(np.nanmax(np.abs(fine[name].to_numpy()), initial=0.0)))
         changes[name] = abs(a - b) / scale if scale > 0 else abs(a - b)

@@ -108,7 +108,7 @@ def knockout(target: str | Path | Scenario, link: list[tuple] | None = None,
     if not (link or freeze or loop):
         raise SdvagError("knockout: nothing to cut (give a link, a variable to freeze or a named loop)")
     info = read_model(scenario.model)
-    copy = ModelCopy(info)
+    copy = ModelCopy(info, "cut links, freeze variables or cut loops")
     cuts = [_cut_link(copy, info, *_link(spec)) for spec in link or []]
     cuts += [_freeze(copy, info, name, value) for name, value in (freeze or {}).items()]
     cuts += [_cut_loop(copy, info, wanted) for wanted in loop or []]

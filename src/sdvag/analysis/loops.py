@@ -19,13 +19,15 @@ import pandas as pd
 import xarray as xr
 
 from sdvag.analysis.checks import ENGINE_TOLERANCE, trajectory_differences
-from sdvag.analysis.scenario_copy import scenario_copy
+from sdvag.analysis.scenario_copy import ScenarioCopy, scenario_copy
 from sdvag.analysis.stages import STAGE_VARIABLE, stage_names
 from sdvag.errors import SdvagError
 from sdvag.formatting import text_table
 from sdvag.model.named_loops import NamedLoop, read_named_loops
-from sdvag.model.xmile import ModelInfo, canonical, read_model
+from sdvag.model.rewrite import NotEditable
+from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, read_model
 from sdvag.simulation.scenario import Scenario, load_scenario
+from sdvag.simulation.simulate import Simulator
 
 POLARITY = {"REINFORCING": "R", "MOSTLY_REINFORCING": "R", "BALANCING": "B", "MOSTLY_BALANCING": "B",
             "UNDETERMINED": "U"}
@@ -115,12 +117,12 @@ def available() -> bool:
     return True
 
 
-def _simlin_run(xmile: bytes, info: ModelInfo):
-    """Simlin's run of the model file with loop scores (at every dt: the copy saves every dt)."""
+def _simlin_run(model_file: bytes, info: ModelInfo):
+    """Simlin's run of the model file (XMILE, or the Vensim .mdl as it is) with loop scores."""
     simlin = _simlin()
     with tempfile.TemporaryDirectory(prefix="sdvag-loops-") as tmp:
-        path = Path(tmp) / "model.xmile"
-        path.write_bytes(xmile)
+        path = Path(tmp) / f"model{info.path.suffix.lower()}"
+        path.write_bytes(model_file)
         try:
             model = simlin.load(path)
             with warnings.catch_warnings():
@@ -256,6 +258,14 @@ def _by_stage(frame: pd.DataFrame, at_step: list[frozenset], stages: np.ndarray,
     return pd.DataFrame(rows, columns=STAGE_COLUMNS)
 
 
+def _vensim_as_is(scenario: Scenario, info: ModelInfo) -> ScenarioCopy:
+    """A Vensim model on its own values, which Simlin reads as it is; a scenario's changes
+    would have to be written into the .mdl, which sdvag does not do (it writes only XMILE)."""
+    if scenario.constants or scenario.graphical or scenario.inputs or scenario.policies or scenario.sim:
+        raise NotEditable(info, "analyse the loops of a scenario (or --set)")
+    return ScenarioCopy(scenario, info.data, Simulator.for_scenario(scenario).run(scenario), 0.0)
+
+
 def loops(target: str | Path | Scenario, set: dict | None = None) -> LoopsResult:
     """The feedback loops of a scenario (or a bare model), their scores and their dominance."""
     _simlin()
@@ -264,7 +274,7 @@ def loops(target: str | Path | Scenario, set: dict | None = None) -> LoopsResult
     named, problems = read_named_loops(info)
     if problems:
         raise SdvagError(problems[0])
-    copy = scenario_copy(scenario)
+    copy = _vensim_as_is(scenario, info) if info.path.suffix.lower() == VENSIM_SUFFIX else scenario_copy(scenario)
     run, found = _simlin_run(copy.xmile, info)
     results = run.results
     diffs = trajectory_differences(copy.run, results)

@@ -200,7 +200,7 @@ def _check_spec(raw: dict, source: str, path: Path | None = None) -> Sensitivity
         ck.fail("outputs", "expected a list of variable names")
         outputs = []
     spec.outputs = [var.name for i, name in enumerate(outputs)
-                    if (var := ck.variable(f"outputs[{i}]", name, "any")) is not None]
+                    if (var := ck.variable(f"outputs[{i}]", name, "any", single=True)) is not None]
     times = sim.time_settings(scenario)
     years = raw.get("years", [times["stop"]])
     if not isinstance(years, list) or not years:

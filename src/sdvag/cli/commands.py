@@ -10,7 +10,7 @@ import sys
 from sdvag.errors import SdvagError, shown
 from sdvag.model.named_loops import read_named_loops
 from sdvag.model.shipped import SHIPPED, init, locate, shipped
-from sdvag.model.xmile import read_model
+from sdvag.model.xmile import VENSIM_SUFFIX, read_model
 
 # Simulation, analyses and reports (and PySD with them) are imported by the commands that use
 # them, once main() has set its signal handlers: Ctrl-C during start-up ends quietly too.
@@ -144,6 +144,8 @@ def cmd_describe(args) -> None:
 
 def _facts(var) -> list[str]:
     bits = [var.role, var.units or "(no units)"]
+    if var.dimensions:
+        bits.insert(1, f"array over {', '.join(var.dimensions)}")
     if var.is_constant:
         bits.append(f"default {var.default:g}")
     if var.range:
@@ -160,7 +162,15 @@ def describe_variable(info, name: str) -> str:
     if var is None:
         raise SdvagError(f"unknown variable {name!r} in {info.path.name}{suggest(name, info.variables)}")
     lines = [f"{var.name}: {', '.join(_facts(var))}"]
-    if var.kind == "stock":
+    if info.path.suffix.lower() == VENSIM_SUFFIX:  # its equations are only in PySD's translation
+        from sdvag.simulation.simulate import Simulator
+        lines.append(f"  equation:  {var.equation or '(see the .mdl: sdvag reads Vensim equations through PySD)'}")
+        try:
+            uses_of = Simulator.for_model(info.path).uses()
+            found = uses_of[var.name], [n for n, used in uses_of.items() if var.name in used]
+        except SdvagError as exc:  # a model sdvag refuses to compile
+            found = [f"(not known: {exc})"], ["(not known)"]
+    elif var.kind == "stock":
         flows = [f"+ {f}" for f in var.inflows] + [f"- {f}" for f in var.outflows]
         lines.append(f"  change:    d/dt = {' '.join(flows) if flows else '0'}")
         lines.append(f"  initial:   {var.equation}")
@@ -169,9 +179,11 @@ def describe_variable(info, name: str) -> str:
         lines.append(f"  equation:  {var.equation or 'TIME'} (input of a graphical function)")
         lines.append("  points:    " + ", ".join(f"({x:g}, {y:g})" for x, y in zip(g.x, g.y)))
     else:
-        lines.append(f"  equation:  {var.equation}")
-    lines.append(f"  uses:      {', '.join(uses(info, var)) or '(nothing)'}")
-    lines.append(f"  used by:   {', '.join(used_by(info, var)) or '(nothing)'}")
+        lines.append(f"  equation:  {var.equation or ('(element by element)' if var.dimensions else '')}")
+    if info.path.suffix.lower() != VENSIM_SUFFIX:
+        found = uses(info, var), used_by(info, var)
+    lines.append(f"  uses:      {', '.join(found[0]) or '(nothing)'}")
+    lines.append(f"  used by:   {', '.join(found[1]) or '(nothing)'}")
     if var.doc:
         lines.append(f"  doc:       {' '.join(var.doc.split())}")
     return "\n".join(lines)

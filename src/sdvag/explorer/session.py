@@ -19,7 +19,7 @@ from sdvag.model.shipped import shipped_scenarios
 from sdvag.model.views import sectors
 from sdvag.model.xmile import read_model
 from sdvag.simulation.scenario import Scenario, load_scenario
-from sdvag.simulation.simulate import default_outputs, run
+from sdvag.simulation.simulate import columns_of, default_outputs, run
 
 BAND_RUNS = 16  # a PySD ensemble run in this process: about 0.1-0.5 s a run on cluster_evolution
 BAND_SEED = 2024
@@ -73,7 +73,8 @@ class Session:
         info = read_model(base.model)
         self.base, self.base_run, self.current_run = base, base_run, base_run
         self.values: dict[str, float] = {}
-        self.outputs = base.outputs or default_outputs(info)
+        self.outputs = [column for name in base.outputs or default_outputs(info)  # arrays by element
+                        for column in columns_of(base_run, name)]
         self.stage_labels = stage_names(info.variables[STAGE_VARIABLE].doc) \
             if STAGE_VARIABLE in info.variables else {}
         sector_of = sectors(info)
@@ -116,6 +117,10 @@ class Session:
         if not names:
             self.band_names, self.band_data = [], None
             return None
+        elements = [o for o in self.plotted() if o not in read_model(self.base.model).variables]
+        if elements:
+            raise SdvagError(f"Monte Carlo bands are drawn for outputs with a single value; "
+                             f"{', '.join(elements)} are elements of arrays")
         from sdvag.analysis.sensitivity import sensitivity
         result = sensitivity(self.scenario(), list(names), samples=runs, design="latin", seed=BAND_SEED,
                              indices=False, workers=1, outputs=self.plotted())

@@ -10,7 +10,8 @@ import re
 
 from lxml import etree as ET
 
-from sdvag.model.xmile import ModelInfo, canonical, child, children, is_name, local, token_spans
+from sdvag.errors import Refused
+from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, child, children, is_name, local, token_spans
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]*")
 
@@ -32,10 +33,26 @@ def replace_reference(equation: str, old: str, new: str) -> str:
     return "".join(parts) + equation[last:]
 
 
+class NotEditable(Refused):
+    """What needs an edited copy of the model's XMILE, asked of a model that has none."""
+
+    def __init__(self, info: ModelInfo, action: str,
+                 reason: str = "sdvag reads a .mdl through PySD and writes changes only into XMILE"):
+        super().__init__(f"{info.path}: cannot {action} for Vensim models: {reason} (save the model "
+                         f"as XMILE in Vensim first)")
+
+
+def require_xmile(info: ModelInfo, action: str, *reason: str) -> None:
+    """Refuse `action` (it edits or reads the model's XMILE) on a Vensim model."""
+    if info.path.suffix.lower() == VENSIM_SUFFIX:
+        raise NotEditable(info, action, *reason)
+
+
 class ModelCopy:
     """A deep copy of a model's tree, edited and then serialised as a new model file."""
 
-    def __init__(self, info: ModelInfo):
+    def __init__(self, info: ModelInfo, action: str = "edit a copy of the model"):
+        require_xmile(info, action)
         self.info = info
         self.root = copy.deepcopy(info.root)
         model = [m for m in children(self.root, "model") if not m.get("name")] or children(self.root, "model")

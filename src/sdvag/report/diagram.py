@@ -17,6 +17,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon,
 
 from sdvag.errors import SdvagError
 from sdvag.files import atomic_write
+from sdvag.model.rewrite import require_xmile
 from sdvag.model.views import Box, Shape, connectors, inside, number, read_view, sector_boxes
 from sdvag.model.xmile import ModelInfo, children, read_model
 
@@ -243,7 +244,9 @@ def draw(model_path: str | Path, out: str | Path | None = None) -> Path:
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise SdvagError(f"{out}: a diagram is written as .png or .svg, not {out.suffix or 'a file without suffix'}")
-    fig = render(read_model(model_path))
+    info = read_model(model_path)
+    require_xmile(info, "draw the diagram", "sdvag draws XMILE <views> and does not read Vensim's sketch")
+    fig = render(info)
     out.parent.mkdir(parents=True, exist_ok=True)
     import matplotlib
     from PIL import Image  # matplotlib's own dependency

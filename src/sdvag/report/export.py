@@ -25,11 +25,12 @@ from lxml import etree as ET
 
 from sdvag.analysis.checks import trajectory_differences
 from sdvag.analysis.scenario_copy import scenario_copy
-from sdvag.errors import SdvagError
+from sdvag.errors import Refused, SdvagError
 from sdvag.files import atomic_write
 from sdvag.simulation.scenario import load_scenario
 from sdvag.simulation.simulate import Simulator
-from sdvag.model.xmile import XMILE_SUFFIXES, ModelInfo, canonical
+from sdvag.model.rewrite import require_xmile
+from sdvag.model.xmile import VENSIM_SUFFIX, XMILE_SUFFIXES, ModelInfo, canonical, read_model
 
 FORMATS = ("mdl", "xmile")
 RTOL = 1e-9  # of each variable's largest magnitude: the two runs differ only in rounding
@@ -128,14 +129,16 @@ def export(model_path: str | Path, to: str = "mdl", out: str | Path | None = Non
     out = Path(out) if out else Path.cwd() / f"{model_path.stem}.{to}"
     if out.suffix.lower() != f".{to}":
         raise SdvagError(f"{out}: a Vensim model is written to a .mdl file")
+    if model_path.suffix.lower() == VENSIM_SUFFIX:
+        raise SdvagError(f"{model_path}: already a Vensim model (export --to mdl converts XMILE models)")
     _simlin()
     sim = Simulator.for_model(model_path)  # refuses what sdvag cannot run
     mdl = to_mdl(sim.info)
     try:
         frame = run_mdl(mdl)
     except Exception as exc:  # PySD raises many types for what it cannot read
-        raise SdvagError(f"{model_path}: PySD cannot run the .mdl Simlin wrote "
-                         f"({type(exc).__name__}: {exc}); nothing written") from None
+        raise Refused(f"{model_path}: PySD cannot run the .mdl Simlin wrote "
+                      f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); nothing written") from None
     wrong = differences(sim.run(load_scenario(model_path)), frame)
     if wrong:
         raise SdvagError(f"{model_path}: the exported .mdl simulates differently from the model in "
@@ -149,7 +152,9 @@ def export(model_path: str | Path, to: str = "mdl", out: str | Path | None = Non
 def export_xmile(target: str | Path, out: str | Path | None = None) -> Path:
     """Write a scenario baked into its model (default SCENARIO.xmile here): a model file that,
     run on its own, gives the scenario's run (checked to 1e-9 before anything is written)."""
-    copy = scenario_copy(load_scenario(target))
+    scenario = load_scenario(target)
+    require_xmile(read_model(scenario.model), "export a scenario as XMILE")
+    copy = scenario_copy(scenario)
     out = Path(out) if out else Path.cwd() / f"{copy.scenario.name}.xmile"
     if out.suffix.lower() not in XMILE_SUFFIXES:
         raise SdvagError(f"{out}: an XMILE model is written to a file ending in {', '.join(XMILE_SUFFIXES)}")

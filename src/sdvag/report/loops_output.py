@@ -85,7 +85,7 @@ def plot(result: LoopsResult, path: Path) -> Path:
 
 def write(result: LoopsResult, out: str | Path) -> list[Path]:
     """loops.csv (scores over time), loop_list.csv, dominance.csv, dominance_by_stage.csv and
-    loops_SCENARIO.png: folder `out`, replaced whole."""
+    (for a model with feedback loops) loops_SCENARIO.png: folder `out`, replaced whole."""
     out = Path(out)
     scores = result.scores.to_dataframe().reset_index()
     scores.columns = ["time", *(result.label(i) for i in scores.columns[1:])]
@@ -94,6 +94,7 @@ def write(result: LoopsResult, out: str | Path) -> list[Path]:
     with output_set(out) as folder:
         written = [_csv(scores, folder / "loops.csv"), _csv(table, folder / "loop_list.csv"),
                    _csv(dominance, folder / "dominance.csv"),
-                   _csv(result.by_stage, folder / "dominance_by_stage.csv"),
-                   plot(result, folder / f"loops_{slug(result.scenario)}.png")]
+                   _csv(result.by_stage, folder / "dominance_by_stage.csv")]
+        if len(result.loops):  # nothing to plot without a loop
+            written.append(plot(result, folder / f"loops_{slug(result.scenario)}.png"))
     return [out / p.name for p in written]

@@ -44,6 +44,7 @@ def choose_outputs(ds: xr.Dataset, names: list[str] | None) -> xr.Dataset:
     if not names:
         return ds
     known = {_key(v): v for v in ds.data_vars}
+    known.update({_key(v.partition("[")[0]): v.partition("[")[0] for v in map(str, ds.data_vars) if "[" in v})
     chosen = []
     for name in names:
         if _key(name) not in known:
@@ -83,8 +84,10 @@ def summary(ds: xr.Dataset, years: list[float] | None = None) -> str:
             if name not in run:
                 continue  # a comparison of different models: this run's model has no such variable
             values = run[name].sel(time=years, method="nearest").to_numpy()
+            t = run["time"].to_numpy()
+            inside = [t.min() - 1e-9 <= y <= t.max() + 1e-9 for y in years]  # a shorter run of a comparison
             first = label if "scenario" not in ds.dims else f"{label} / {run_name}"
-            rows.append([first, *(format_number(v) for v in values)])
+            rows.append([first, *(format_number(v) if ok else "-" for v, ok in zip(values, inside))])
     parts = [text_table(header, rows)] if rows else []
     if STAGE_VARIABLE in ds:
         names = stage_names(ds)

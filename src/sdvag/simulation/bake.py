@@ -52,7 +52,7 @@ def _policy(copy: ModelCopy, policy: Policy, base: float) -> None:
 
 def bake(sim: Simulator, scenario: Scenario) -> bytes:
     """The model file of `sim` with `scenario` applied (the scenario must be for that model)."""
-    copy = ModelCopy(sim.info)
+    copy = ModelCopy(sim.info, "write a scenario into the model file")
     _sim_specs(copy, sim.time_settings(scenario))
     for name, value in scenario.constants.items():
         copy.set_equation(name, _number(value))

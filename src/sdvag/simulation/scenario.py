@@ -177,8 +177,9 @@ class Checker:
             return None
         return float(value)
 
-    def variable(self, key: str, name, want: str) -> Variable | None:
-        """The model variable `name`, if it exists and has the role wanted ('constant', 'graphical', 'any')."""
+    def variable(self, key: str, name, want: str, single: bool = False) -> Variable | None:
+        """The model variable `name`, if it exists and has the role wanted ('constant', 'graphical',
+        'any'); `single`: not an array (an analysis that compares one number per year)."""
         if not isinstance(name, str):
             self.fail(key, f"expected a variable name, got {type(name).__name__} {name!r}")
             return None
@@ -187,11 +188,19 @@ class Checker:
             self.fail(key, f"unknown variable {name!r} in {self.info.path.name}"
                            f"{suggest(name, self.info.variables)}")
             return None
+        if want != "any" and var.role != want and var.dimensions:
+            self.fail(key, f"{var.name!r} is an array (over {', '.join(var.dimensions)}): sdvag changes only "
+                           f"variables with a single value (edit the array in the model)")
+            return None
         if want != "any" and var.role != want:
             read_from = next((file for variable, file in self.info.external if variable == var.name), None)
             self.fail(key, f"{var.name!r} is read from the data file {read_from!r}; sdvag does not "
                            "override values read from a file (edit the file)" if read_from else
                            f"{var.name!r} is a {var.role}, not a {want}")
+            return None
+        if single and var.dimensions:
+            self.fail(key, f"{var.name!r} is an array (over {', '.join(var.dimensions)}): name a variable "
+                           f"with a single value, such as one that sums or picks from the array")
             return None
         return var
 

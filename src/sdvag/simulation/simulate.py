@@ -151,6 +151,22 @@ class Simulator:
             tb = tb.tb_next
         return {py: real for real, py in self.model.namespace.items()}.get(name)
 
+    def uses(self) -> dict[str, list[str]]:
+        """What each variable uses, by PySD's dependency graph of the compiled model (a .mdl's
+        equations exist only in PySD's translation); a stock uses its flows and initial value."""
+        graph, names = self.model.dependencies, {py: real for real, py in self.model.namespace.items()}
+
+        def used(py: str) -> list[str]:
+            found = []
+            for key, value in graph.get(py, {}).items():
+                inner = value if isinstance(value, dict) else {key: value}  # a stock's initial and step
+                for dep in inner:
+                    for name in used(dep) if dep.startswith("_") else [names.get(dep)]:
+                        if name and name not in found and self.info.find(name) is not None:
+                            found.append(self.info.find(name).name)
+            return found
+        return {var.name: used(self.model.namespace.get(var.name, "")) for var in self.info.variables.values()}
+
     def run(self, scenario: Scenario, columns: list[str] | None = None, progress: bool = False) -> xr.Dataset:
         times = self.time_settings(scenario)
         sim, plain = self.with_points(scenario)
@@ -235,8 +251,20 @@ def default_outputs(info: ModelInfo) -> list[str]:
     return stocks or [v.name for v in info.variables.values() if not v.is_constant][:6]
 
 
+def columns_of(ds: xr.Dataset, name: str) -> list[str]:
+    """The Dataset's variables holding a model variable: itself, or each element of an array
+    ("Firms" -> "Firms[North,Farm]", "Firms[North,Factory]" ...)."""
+    if name in ds.data_vars:
+        return [name]
+    return [str(v) for v in ds.data_vars if str(v).startswith(name + "[")]
+
+
 def outputs_of(ds: xr.Dataset) -> list[str]:
-    return [name for name in json.loads(ds.attrs.get("outputs", "[]")) if name in ds]
+    """The run's outputs, an array output as its elements."""
+    found: list[str] = []
+    for name in json.loads(ds.attrs.get("outputs", "[]")):
+        found += [c for c in columns_of(ds, name) if c not in found]
+    return found
 
 
 def run(target: str | Path | Scenario, set: dict | None = None, progress: bool = False,
