@@ -63,7 +63,7 @@ def compare(path: Path, sets: int, rng) -> tuple[str, str]:
             return "differs", f"set {i}: {ours.shape[-1]} saved times, PySD {theirs.shape[-1]}"
         with np.errstate(all="ignore"):
             gap = np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1.0)
-        gap = np.where(np.isnan(ours) & np.isnan(theirs), 0.0, gap)
+        gap = np.where((ours == theirs) | np.isnan(ours) & np.isnan(theirs), 0.0, gap)  # INF = INF
         if np.nanmax(gap, initial=0) > worst or np.isnan(gap).any():
             worst = np.inf if np.isnan(gap).any() else float(np.nanmax(gap))
             where = f"set {i}, {columns[int(np.nanargmax(np.nan_to_num(gap, nan=np.inf).max(axis=1)))]}"

@@ -5,8 +5,9 @@ Usage: scripts/run_no_reference.py FOLDER [--timeout SECONDS]
 
 For models with no reference output (e.g. ../shared/external-models/no-reference) the only checks
 possible are the ones a user sees: a run either succeeds (exit 0, results.csv written), or is
-refused with exactly one line on stderr and exit status 2 (bad input) or 3 (cannot simulate).
-Anything else -- a traceback, several lines, another exit status, a timeout, exit 0 without
+refused with exit status 2 (bad input) or 3 (cannot simulate) and one `error: ` line on stderr
+for each problem found (a file with three variables lacking an equation gets three lines).
+Anything else -- a traceback, any other line, another exit status, a timeout, exit 0 without
 results -- is a crash. Prints one line per model, the refusals grouped by reason, and the tally;
 exits 1 if anything crashed.
 """
@@ -32,8 +33,8 @@ def run_one(model: Path, timeout: float) -> tuple[str, str]:
         if proc.returncode == 0:
             ok = (Path(out) / "results.csv").is_file()
             return ("ran", "") if ok else ("crash", "exit 0 without results.csv")
-        if proc.returncode in (2, 3) and len(lines) == 1 and "Traceback" not in proc.stderr:
-            return f"refused ({proc.returncode})", lines[0]
+        if proc.returncode in (2, 3) and lines and all(line.startswith("error: ") for line in lines):
+            return f"refused ({proc.returncode})", lines[0] + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else "")
         return "crash", (lines[-1] if lines else f"exit {proc.returncode}, no message")[:200]
 
 

@@ -32,10 +32,10 @@ class NotCovered(Exception):
 
 
 def pysd_points(values) -> np.ndarray:
-    """Table points as PySD's builder writes them into the model's code (np.array2string,
-    8 significant digits), so that both engines interpolate between the same numbers."""
-    text = np.array2string(np.array(values, dtype=float), separator=",", threshold=len(values))
-    return np.array([float(v) for v in text.strip("[] \n").replace("\n", "").split(",")])
+    """Table points as PySD's builder writes them into the model's code: every float exactly
+    (sdvag translates with numpy's 'unique' print mode, model/translate.py), so that both
+    engines interpolate between the same numbers."""
+    return np.array(values, dtype=float)
 
 
 @dataclass
