@@ -69,7 +69,7 @@ EVERY_BUILTIN = "".join(aux(n, str(lo), f'<range min="{lo}" max="{hi}"/>') for n
     + aux("Hyperbolic", "SINH(Rate) + COSH(Rate) + TANH(S - 3) + MIN(INF, S)")
     + aux("Lagged", "PREVIOUS(S, 1)") + aux("Held", "0.5 * PREVIOUS(SELF, 0) + Rate")
     + aux("Present", "NPV(S, Rate, 1, 2)")
-    + aux("Effect", "S", '<gf><xscale min="0" max="1"/><xpts>0,1,4,20</xpts><ypts>1,1.5,2,0</ypts></gf>')
+    + aux("Effect", "S", '<gf><xscale min="0" max="1"/><xpts>0,1,4,20</xpts><ypts>1,1.123456789012345,2,0</ypts></gf>')
     + '<gf name="Table" type="extrapolate"><xpts>0,10</xpts><ypts>0,1</ypts></gf>'
     + aux("Looked Up", "Table(S) * Effect * Price + LOOKUP(Table, Rate * 10)")
     # builtins sdvag rewrites before PySD sees them, and PySD's own LOG and MODULO
