@@ -52,7 +52,9 @@ def _poll(condition, seconds: float) -> bool:
 def test_workers_die_with_their_parent(tmp_path, signum):
     folder = project(tmp_path / "p")
     (folder / "long.toml").write_text(LONG_SPEC)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # PySD per run (the vectorised engine would finish the whole design in seconds, before
+    # the test has seen the workers)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SDVAG_ENGINE": "pysd"}
     parent = subprocess.Popen([sys.executable, "-m", "sdvag", "sensitivity", str(folder / "long.toml"),
                                "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True, env=env)
@@ -61,8 +63,9 @@ def test_workers_die_with_their_parent(tmp_path, signum):
         for line in parent.stderr:  # the workers have started once the first chunks are done
             if "runs/s" in line:
                 break
+        # the pool may start a moment after the first progress line (the engine's first chunk)
+        assert _poll(lambda: len(_children(parent.pid)) >= 2, 30), _children(parent.pid)
         workers = _children(parent.pid)
-        assert len(workers) >= 2, workers
         parent.send_signal(signum)
         parent.wait(timeout=60)
         assert _poll(lambda: not any(_alive(w) for w in workers), 30), \
