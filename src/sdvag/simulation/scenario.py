@@ -209,7 +209,7 @@ class Checker:
                               if variable == var.name.partition("[")[0]), None)
             self.fail(key, f"{var.name!r} is read from the data file {read_from!r}; sdvag does not "
                            "override values read from a file (edit the file)" if read_from else
-                           f"{var.name!r} is a {var.role}, not a {want}")
+                           f"{var.name!r} is {'an' if var.role[0] in 'aeiou' else 'a'} {var.role}, not a {want}")
             return None
         if single and var.dimensions:
             first = next(iter(element_equations(self.info, var)), ())
