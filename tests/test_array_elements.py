@@ -73,6 +73,13 @@ def test_scenario_file_sets_elements_over_a_whole_array_value(grid, tmp_path):
     assert float(again["Output[North,Farm]"][-1]) == pytest.approx(grown(0.1), rel=1e-12)
 
 
+def test_a_scenario_that_extends_another_replaces_its_element_however_spelt(tmp_path):
+    (tmp_path / "base.toml").write_text(f'model = "{REGIONS.as_posix()}"\n[constants]\n"Weight[North]" = 2\n')
+    (tmp_path / "child.toml").write_text('extends = "base.toml"\n[constants]\n"weight [ north ]" = 3\n')
+    ds = sdvag.run(tmp_path / "child.toml")
+    assert float(ds["Firms[North]"][-1]) == pytest.approx(10 * 1.15 ** 8, rel=1e-12)  # weight 3
+
+
 @pytest.mark.parametrize("setting, message", [
     ("Weight[West]=2", "'Weight' has no element [West] over Region (its elements: Weight[North], Weight[South])"),
     ("Weight[North,South]=2", "'Weight' has no element [North, South] over Region (its elements: "

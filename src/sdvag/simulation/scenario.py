@@ -113,8 +113,15 @@ def read_toml(path: Path, what: str) -> dict:
 def merge_names(parent: dict, child: dict) -> dict:
     """Two tables of values by variable name, the child's winning: a name spelt differently
     (case, spaces, underscores) is the same XMILE name, so it replaces the parent's too."""
-    replaced = {canonical(str(k)) for k in child}
-    return {**{k: v for k, v in parent.items() if canonical(str(k)) not in replaced}, **child}
+    replaced = {_same_name(str(k)) for k in child}
+    return {**{k: v for k, v in parent.items() if _same_name(str(k)) not in replaced}, **child}
+
+
+def _same_name(name: str) -> str:
+    """One spelling for every way of writing a name (`Weight [ north ]` is `Weight[North]`)."""
+    element = element_reference(name)
+    return canonical(name) if element is None else \
+        f"{canonical(element[0])}[{','.join(map(canonical, element[1]))}]"
 
 
 def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
