@@ -117,6 +117,22 @@ def test_refusals_in_a_scenario_file(grid, tmp_path):
         '([constants], --set) can be set element by element')]
 
 
+def test_an_element_of_an_array_with_a_policy_is_refused(grid, tmp_path):
+    """The policy makes Rate a function of time: a value for one element would replace it."""
+    scenario = tmp_path / "policy.toml"
+    scenario.write_text(f'model = "{grid.as_posix()}"\n[constants]\n"Rate[North,Farm]" = 0.2\n'
+                        f'[[policies]]\nvariable = "Rate"\nat = 1\nto = 0.5\n')
+    with pytest.raises(SdvagError) as caught:
+        sdvag.run(scenario)
+    assert str(caught.value).splitlines() == [
+        f"{scenario}: constants.\"Rate[North,Farm]\": 'Rate' is a time-series input or has a policy: its "
+        f"elements cannot also be set"]
+    (tmp_path / "policy_only.toml").write_text(f'model = "{grid.as_posix()}"\n'
+                                               f'[[policies]]\nvariable = "Rate"\nat = 1\nto = 0.5\n')
+    with pytest.raises(SdvagError, match=r"'Rate\[North,Farm\]' is a time-series input or a policy in "):
+        sdvag.sensitivity(tmp_path / "policy_only.toml", ["Rate[North,Farm]", "Rate[South,Farm]"], samples=4)
+
+
 def test_vensim_refusals(capsys):
     assert main(["run", str(DECAY), "--set", "Weight[West]=2"]) == 2
     assert main(["run", str(DECAY), "--set", "Weighted Stock[North]=2"]) == 2

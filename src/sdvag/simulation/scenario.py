@@ -66,6 +66,12 @@ class Scenario:
     model_data: bytes | None = field(default=None, repr=False, compare=False)  # the model as checked
     warnings: list[str] = field(default_factory=list)  # values allowed outside their <range>
 
+    def timed(self, name: str) -> bool:
+        """Whether the scenario makes the constant `name` (or the array `name` is an element of)
+        a time-series input or a policy, which a value given for it would silently replace."""
+        names = {name, name.partition("[")[0]}
+        return any(n in self.inputs for n in names) or any(p.variable in names for p in self.policies)
+
     def describe(self) -> dict:
         """A plain, serialisable record of the scenario, kept with its results."""
         return {
@@ -534,6 +540,9 @@ def _check(raw: dict, info: ModelInfo, source: str, overrides: dict | None = Non
                 ck.in_range(key, var, v)
             sc.inputs[var.name] = series
     _policies(ck, raw, sc, sc.sim.get("stop", info.sim.stop))
+    for name in (n for n in sc.constants if n not in info.variables and sc.timed(n)):
+        ck.fail(f'constants."{name}"', f"{name.partition('[')[0]!r} is a time-series input or has a policy: "
+                                       f"its elements cannot also be set")
     outputs = raw.get("outputs", [])
     if not isinstance(outputs, list):
         ck.fail("outputs", "expected a list of variable names")

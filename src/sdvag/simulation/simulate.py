@@ -161,6 +161,9 @@ class Simulator:
             if var.name not in made:
                 model_value = self._model_array(var.name)
                 given = folded.get(var.name)
+                if not isinstance(given, (int, float, type(None))):
+                    raise SdvagError(f"{key}: {var.name!r} is a time series or a policy here: its elements "
+                                     f"cannot also be set")
                 made[var.name] = (model_value.copy() if given is None else
                                   xr.full_like(model_value, float(given)))
             array = made[var.name]
