@@ -210,8 +210,7 @@ class Checker:
             return None
         if want != "any" and var.role != want and var.dimensions:
             elements = element_equations(self.info, var)
-            numbers = want == "constant" and elements and all(
-                dataclasses.replace(var, equation=e, dimensions=()).is_constant for e in elements.values())
+            numbers = want == "constant" and elements and _all_numbers(var, elements)
             self.fail(key, f"{var.name!r} is an array (over {', '.join(var.dimensions)}): sdvag changes only "
                            f"variables with a single value" + (f" or one element, such as "
                            f"'{var.name}[{','.join(next(iter(elements)))}]'" if numbers else "")
@@ -256,7 +255,7 @@ class Checker:
             return None
         one = dataclasses.replace(var, name=f"{var.name}[{','.join(combo)}]", equation=elements[combo],
                                   dimensions=(), node=None)
-        if one.is_constant and not all(dataclasses.replace(one, equation=e).is_constant for e in elements.values()):
+        if one.is_constant and not _all_numbers(var, elements):
             if want == "constant":
                 self.fail(key, f"{one.name!r}: sdvag sets an element by giving the whole array, and "
                                f"other elements of {var.name!r} are not numbers (edit the array in the model)")
@@ -290,6 +289,11 @@ class Checker:
             self.fail(key, f"expected one or more [[{key}]] tables")
             return []
         return value
+
+
+def _all_numbers(var: Variable, elements: dict[tuple[str, ...], str]) -> bool:
+    """Whether every element of the array `var` is a number (a constant)."""
+    return all(dataclasses.replace(var, equation=e, dimensions=()).is_constant for e in elements.values())
 
 
 def _unknown_keys(ck: Checker, key: str, table: dict, allowed) -> None:
