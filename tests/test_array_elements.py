@@ -177,6 +177,17 @@ def test_sensitivity_varies_each_element_as_its_own_parameter(grid, tmp_path):
     np.testing.assert_allclose(data["Output[South,Factory]"].sel(time=2).to_numpy(), grown(south), rtol=1e-12)
 
 
+def test_sensitivity_of_an_element_of_a_vensim_array():
+    """Weighted Stock[East] = Weight[East] * Stock, the stock decaying at 1 / Lifetime."""
+    data = sdvag.sensitivity(DECAY, {"weight[east]": {"min": 1, "max": 5}, "Lifetime": {}}, samples=4,
+                             outputs=["Weighted Stock[East]"], years=[8], indices=False, design="latin",
+                             workers=1).data
+    weight = data["parameter_values"].sel(parameter="Weight[East]").to_numpy()
+    lifetime = data["parameter_values"].sel(parameter="Lifetime").to_numpy()
+    np.testing.assert_allclose(data["Weighted Stock[East]"].sel(time=8).to_numpy(),
+                               weight * 100 * (1 - 0.5 / lifetime) ** 16, rtol=1e-12)
+
+
 def test_sensitivity_refuses_an_array_element_that_is_not_a_constant(grid):
     with pytest.raises(SdvagError, match=r"parameters.\"Output\[North,Farm\]\": 'Output\[North,Farm\]' "
                                          r"is a stock, not a constant"):
