@@ -203,7 +203,7 @@ def test_setting_an_array_is_refused_in_one_line(model, array, capsys):
     assert main(["run", str(model), "--set", f"{array}=2"]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"error: --set: {array}=2: '{array}' is an array (over Region): sdvag changes only variables "
-        f"with a single value (edit the array in the model)"]
+        f"with a single value or one element, such as '{array}[North]' (or edit the array in the model)"]
 
 
 def test_describe_a_vensim_variable_gives_what_it_uses_from_pysd(capsys):

@@ -262,8 +262,8 @@ def _parameters(ck: Checker, raw, info, scenario: Scenario) -> list[Parameter]:
         if var.role != "constant":
             ck.fail(f"{key}.name", f"{var.name!r} is a {var.role}; only constants can be fitted")
             continue
-        if var.name in scenario.inputs:
-            ck.fail(f"{key}.name", f"{var.name!r} is a time-series input in the scenario")
+        if scenario.timed(var.name):
+            ck.fail(f"{key}.name", f"{var.name!r} is a time-series input or a policy in the scenario")
             continue
         if var.name in seen:
             ck.fail(f"{key}.name", f"{var.name!r} is named twice")

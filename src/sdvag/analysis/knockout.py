@@ -18,6 +18,7 @@ import xarray as xr
 from sdvag.errors import SdvagError, suggest
 from sdvag.model.causal import causal_links, has_link
 from sdvag.model.named_loops import find_named_loop, read_named_loops
+from sdvag.model.names import element_reference
 from sdvag.model.rewrite import ModelCopy, equation_name
 from sdvag.model.xmile import ModelInfo, Variable, read_model
 from sdvag.simulation.scenario import Scenario, load_scenario
@@ -41,6 +42,10 @@ class KnockoutResult:
 
 def _variable(info: ModelInfo, name: str, what: str) -> Variable:
     var = info.find(name)
+    element = element_reference(name) if var is None else None
+    if element is not None and info.find(element[0]) is not None:
+        raise SdvagError(f"{what}: a knock-out cuts whole variables, not one element of an array "
+                         f"(name '{info.find(element[0]).name}')")
     if var is None:
         raise SdvagError(f"{what}: unknown variable {name!r} in {info.path.name}{suggest(name, info.variables)}")
     return var

@@ -108,7 +108,7 @@ def _parameter(ck: Checker, scenario: Scenario, name, table) -> Parameter | None
             ck.fail(f"{key}.{k}", f"unknown key for a {kind} distribution{suggest(k, DISTRIBUTIONS[kind])}")
     if var is None:
         return None
-    if var.name in scenario.inputs or any(p.variable == var.name for p in scenario.policies):
+    if scenario.timed(var.name):
         ck.fail(key, f"{var.name!r} is a time-series input or a policy in {scenario.name}; it cannot also be varied")
     current = scenario.constants.get(var.name, var.default)
     defaults = {"mean": current, "mode": current}

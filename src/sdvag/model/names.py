@@ -1,14 +1,24 @@
 """Names in equations: what a variable uses and what uses it (Vensim's causes and uses trees),
-and the commonest mistake in a handwritten XMILE file, a multi-word name written with spaces.
+the commonest mistake in a handwritten XMILE file, a multi-word name written with spaces, and
+the elements of an array (`Firms[North]`) that scenarios and analyses may name.
 
 In an equation `Total Market` is two names, `Total` and `Market`; XMILE wants `Total_Market` or
 the quoted `"Total Market"`. PySD then fails with a bare parse error, so sdvag says what to write.
 """
 from __future__ import annotations
 
+import itertools
+import re
+
+import numpy as np
+
 from sdvag.errors import SdvagError
 from sdvag.model.support import references
-from sdvag.model.xmile import ModelInfo, Variable, canonical, is_name, tokens
+from sdvag.model.xmile import (VENSIM_SUFFIX, ModelInfo, Variable, canonical, child, children, equation_text,
+                               is_name, tokens)
+
+_ELEMENT = re.compile(r"\s*([^\[\]]+?)\s*\[([^\[\]]*)\]\s*")
+_PARSED: dict[str, object] = {}  # PySD's parse of a .mdl, by content: its elements' definitions
 
 
 def uses(info: ModelInfo, var: Variable) -> list[str]:
@@ -51,3 +61,57 @@ def refuse_spaced_names(info: ModelInfo) -> None:
     found = spaced_names(info)
     if found:
         raise SdvagError("\n".join(f"{info.path}: {spacing_hint(v, n)}" for v, n in found))
+
+
+def element_reference(name: str) -> tuple[str, tuple[str, ...]] | None:
+    """(variable, elements) of a name addressing one element of an array, `Firms[North]` or
+    `Firms[North, Farm]` (results.csv's spelling of its columns); None for a plain name."""
+    match = _ELEMENT.fullmatch(name)
+    return (match[1], tuple(part.strip() for part in match[2].split(","))) if match else None
+
+
+def element_equations(info: ModelInfo, var: Variable) -> dict[tuple[str, ...], str]:
+    """Each element of an arrayed variable (its element names, as the model spells them) with
+    the equation defining it, "" where that is not an equation's text (a graphical function)."""
+    if info.path.suffix.lower() == VENSIM_SUFFIX:
+        return _vensim_elements(info, var)
+    declared = {canonical(dim.get("name", "")): [elem.get("name", "") for elem in children(dim, "elem")]
+                for holder in children(info.root, "dimensions") for dim in children(holder, "dim")}
+    combos = itertools.product(*(declared.get(canonical(d), []) for d in var.dimensions))
+    defined = {tuple(canonical(part) for part in element.get("subscript", "").split(",")):
+               "" if child(element, "gf") is not None else equation_text(child(element, "eqn"))
+               for element in (children(var.node, "element") if var.node is not None else [])}
+    if not defined:  # apply-to-all: one equation for every element
+        return {combo: var.equation for combo in combos}
+    return {combo: defined.get(tuple(map(canonical, combo)), "") for combo in combos}
+
+
+def _vensim_elements(info: ModelInfo, var: Variable) -> dict[tuple[str, ...], str]:
+    """A .mdl variable's elements from PySD's parse: each definition (`Weight[Region] = 1, 2, 3`,
+    `Weight[North] = 1`, `:EXCEPT:`) covers the elements of its subscripts; a number or a list
+    of numbers is kept as its text, anything else as ""."""
+    from sdvag.model.vensim import _abstract_model  # parsed again (cheap once PySD is loaded)
+
+    if info.sha256 not in _PARSED:
+        _PARSED[info.sha256] = _abstract_model(info.data, info.path).sections[0]
+    section = _PARSED[info.sha256]
+    ranges = {canonical(r.name): r.subscripts for r in section.subscripts}
+    found: dict[tuple[str, ...], str] = {}
+    for element in (e for e in section.elements if canonical(e.name) == canonical(var.name)):
+        for component in element.components:
+            subscripts, exceptions = component.subscripts
+            combos = _covered(subscripts, ranges)
+            left_out = {combo for subs in exceptions for combo in _covered(subs, ranges)}
+            ast = component.ast
+            values = (np.ravel(ast).tolist() if isinstance(ast, np.ndarray) and ast.size == len(combos)
+                      else [ast] * len(combos))
+            for combo, value in zip(combos, values):
+                if combo not in left_out:
+                    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+                    found[combo] = repr(float(value)) if number else ""
+    return found
+
+
+def _covered(subscripts, ranges: dict[str, list[str]]) -> list[tuple[str, ...]]:
+    """The elements that subscripts (dimension, subrange or element names) cover, in order."""
+    return list(itertools.product(*(ranges.get(canonical(s), [s]) for s in subscripts)))

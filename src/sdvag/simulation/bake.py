@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from lxml import etree as ET
 
+from sdvag.model.names import element_equations, element_reference
 from sdvag.model.rewrite import ModelCopy
-from sdvag.model.xmile import child
+from sdvag.model.xmile import ModelInfo, canonical, child, children
 from sdvag.simulation.scenario import Policy, Scenario
 from sdvag.simulation.simulate import Simulator, step_threshold
 
@@ -50,11 +51,35 @@ def _policy(copy: ModelCopy, policy: Policy, base: float) -> None:
                         f"at {policy.until:g}.]")
 
 
+def _set_element(copy: ModelCopy, info: ModelInfo, name: str, value: float, scenario: str) -> None:
+    """One element of an array set to `value`; an array with one equation for all its elements
+    is written element by element first."""
+    base, wanted = element_reference(name)
+    var = info.find(base)
+    node = copy.node(var.name)
+    if not children(node, "element"):
+        eqn = child(node, "eqn")
+        for combo, equation in element_equations(info, var).items():
+            element = ET.Element(copy.ns + "element", subscript=", ".join(combo))
+            ET.SubElement(element, copy.ns + "eqn").text = equation
+            eqn.addprevious(element)
+        node.remove(eqn)
+    key = tuple(map(canonical, wanted))
+    element = next(e for e in children(node, "element")
+                   if tuple(canonical(p) for p in e.get("subscript", "").split(",")) == key)
+    default = child(element, "eqn").text
+    child(element, "eqn").text = _number(value)
+    copy.note(var.name, f"[Scenario {scenario}: {name} = {value:g}, default {default}.]")
+
+
 def bake(sim: Simulator, scenario: Scenario) -> bytes:
     """The model file of `sim` with `scenario` applied (the scenario must be for that model)."""
     copy = ModelCopy(sim.info, "write a scenario into the model file")
     _sim_specs(copy, sim.time_settings(scenario))
     for name, value in scenario.constants.items():
+        if name not in sim.info.variables:  # one element of an array (the scenario checked it)
+            _set_element(copy, sim.info, name, value, scenario.name)
+            continue
         copy.set_equation(name, _number(value))
         copy.note(name, f"[Scenario {scenario.name}: {value:g}, default {sim.info.variables[name].equation}.]")
     for name, (x, y) in scenario.graphical.items():

@@ -195,7 +195,7 @@ def run_ensemble(scenario: Scenario, names: list[str], values, columns: list[str
         raise SdvagError(f"ensemble: expected a (runs, {len(names)}) array of values, got shape {values.shape}")
     sim = Simulator.for_scenario(scenario)  # translates the model once, before any worker starts
     scenario = dataclasses.replace(scenario, model_data=sim.info.data)  # what every worker runs
-    clashes = [n for n in names if n in scenario.inputs or any(p.variable == n for p in scenario.policies)]
+    clashes = [n for n in names if scenario.timed(n)]
     if clashes:
         raise SdvagError(f"{scenario.name}: {', '.join(clashes)}: already a time-series input or a "
                          f"policy in the scenario; cannot also be varied")

@@ -6,6 +6,7 @@ in one pass instead of one error per run.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import numbers
 import os
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sdvag.errors import SdvagError, shown, suggest
+from sdvag.model.names import element_equations, element_reference
 from sdvag.model.shipped import locate
 from sdvag.model.xmile import MODEL_SUFFIXES, ModelInfo, Variable, canonical, read_model
 
@@ -64,6 +66,12 @@ class Scenario:
     model_data: bytes | None = field(default=None, repr=False, compare=False)  # the model as checked
     warnings: list[str] = field(default_factory=list)  # values allowed outside their <range>
 
+    def timed(self, name: str) -> bool:
+        """Whether the scenario makes the constant `name` (or the array `name` is an element of)
+        a time-series input or a policy, which a value given for it would silently replace."""
+        names = {name, name.partition("[")[0]}
+        return any(n in self.inputs for n in names) or any(p.variable in names for p in self.policies)
+
     def describe(self) -> dict:
         """A plain, serialisable record of the scenario, kept with its results."""
         return {
@@ -111,8 +119,15 @@ def read_toml(path: Path, what: str) -> dict:
 def merge_names(parent: dict, child: dict) -> dict:
     """Two tables of values by variable name, the child's winning: a name spelt differently
     (case, spaces, underscores) is the same XMILE name, so it replaces the parent's too."""
-    replaced = {canonical(str(k)) for k in child}
-    return {**{k: v for k, v in parent.items() if canonical(str(k)) not in replaced}, **child}
+    replaced = {_same_name(str(k)) for k in child}
+    return {**{k: v for k, v in parent.items() if _same_name(str(k)) not in replaced}, **child}
+
+
+def _same_name(name: str) -> str:
+    """One spelling for every way of writing a name (`Weight [ north ]` is `Weight[North]`)."""
+    element = element_reference(name)
+    return canonical(name) if element is None else \
+        f"{canonical(element[0])}[{','.join(map(canonical, element[1]))}]"
 
 
 def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
@@ -179,30 +194,74 @@ class Checker:
 
     def variable(self, key: str, name, want: str, single: bool = False) -> Variable | None:
         """The model variable `name`, if it exists and has the role wanted ('constant', 'graphical',
-        'any'); `single`: not an array (an analysis that compares one number per year)."""
+        'any'); `single`: not an array (an analysis that compares one number per year). A name
+        such as `Firms[North]` is that element of the array, a variable of its own (`element`)."""
         if not isinstance(name, str):
             self.fail(key, f"expected a variable name, got {type(name).__name__} {name!r}")
             return None
         var = self.info.find(name)
+        if var is None and element_reference(name) is not None:
+            var = self.element(key, name, want)
+            if var is None:
+                return None
         if var is None:
             self.fail(key, f"unknown variable {name!r} in {self.info.path.name}"
                            f"{suggest(name, self.info.variables)}")
             return None
         if want != "any" and var.role != want and var.dimensions:
+            elements = element_equations(self.info, var)
+            numbers = want == "constant" and elements and _all_numbers(var, elements)
             self.fail(key, f"{var.name!r} is an array (over {', '.join(var.dimensions)}): sdvag changes only "
-                           f"variables with a single value (edit the array in the model)")
+                           f"variables with a single value" + (f" or one element, such as "
+                           f"'{var.name}[{','.join(next(iter(elements)))}]'" if numbers else "")
+                           + " (or edit the array in the model)")
             return None
         if want != "any" and var.role != want:
-            read_from = next((file for variable, file in self.info.external if variable == var.name), None)
+            read_from = next((file for variable, file in self.info.external
+                              if variable == var.name.partition("[")[0]), None)
             self.fail(key, f"{var.name!r} is read from the data file {read_from!r}; sdvag does not "
                            "override values read from a file (edit the file)" if read_from else
-                           f"{var.name!r} is a {var.role}, not a {want}")
+                           f"{var.name!r} is {'an' if var.role[0] in 'aeiou' else 'a'} {var.role}, not a {want}")
             return None
         if single and var.dimensions:
-            self.fail(key, f"{var.name!r} is an array (over {', '.join(var.dimensions)}): name a variable "
-                           f"with a single value, such as one that sums or picks from the array")
+            first = next(iter(element_equations(self.info, var)), ())
+            self.fail(key, f"{var.name!r} is an array (over {', '.join(var.dimensions)}): name one element, "
+                           f"such as '{var.name}[{','.join(first)}]', or a variable with a single value, "
+                           f"such as one that sums or picks from the array")
             return None
         return var
+
+    def element(self, key: str, name: str, want: str) -> Variable | None:
+        """One element of an array (`Weight[North]`, `Firms[North, Farm]`) as a variable of its
+        own: the element's equation with the array's units, doc and range, named as results name
+        its column. PySD sets an element by taking the whole array with that element changed, so
+        an element is a constant only if every element of its array is a number."""
+        base, wanted = element_reference(name)
+        var = self.info.find(base)
+        if var is None:
+            self.fail(key, f"unknown variable {base!r} in {self.info.path.name}{suggest(base, self.info.variables)}")
+            return None
+        if not var.dimensions:
+            self.fail(key, f"{var.name!r} is not an array: name it without [{', '.join(wanted)}]")
+            return None
+        elements = element_equations(self.info, var)
+        combo = {tuple(map(canonical, c)): c for c in elements}.get(tuple(map(canonical, wanted)))
+        if combo is None:
+            names = [f"{var.name}[{','.join(c)}]" for c in elements]
+            hint = (f"its elements: {', '.join(names)}" if len(names) <= 8 else
+                    f"{len(names)} elements{suggest(name, names) or ', such as ' + names[0]}")
+            self.fail(key, f"{var.name!r} has no element [{', '.join(wanted)}] over "
+                           f"{', '.join(var.dimensions)} ({hint})")
+            return None
+        one = dataclasses.replace(var, name=f"{var.name}[{','.join(combo)}]", equation=elements[combo],
+                                  dimensions=(), node=None)
+        if one.is_constant and not _all_numbers(var, elements):
+            if want == "constant":
+                self.fail(key, f"{one.name!r}: sdvag sets an element by giving the whole array, and "
+                               f"other elements of {var.name!r} are not numbers (edit the array in the model)")
+                return None
+            one = dataclasses.replace(one, equation="")
+        return one
 
     def in_range(self, key: str, var: Variable, value: float) -> None:
         """A value outside the variable's <range>: refused, or (as a Stella slider's limits are
@@ -230,6 +289,11 @@ class Checker:
             self.fail(key, f"expected one or more [[{key}]] tables")
             return []
         return value
+
+
+def _all_numbers(var: Variable, elements: dict[tuple[str, ...], str]) -> bool:
+    """Whether every element of the array `var` is a number (a constant)."""
+    return all(dataclasses.replace(var, equation=e, dimensions=()).is_constant for e in elements.values())
 
 
 def _unknown_keys(ck: Checker, key: str, table: dict, allowed) -> None:
@@ -365,12 +429,22 @@ def _sim(ck: Checker, raw: dict, info: ModelInfo, sc: "Scenario") -> None:
         ck.fail(key, problem)
 
 
+def _not_an_element(ck: Checker, key: str, var: Variable | None, refused: bool = True) -> Variable | None:
+    """`var`, unless it is one element of an array where only a whole variable will do (a
+    time series, a policy or points change the variable's equation, not a number in it)."""
+    if refused and var is not None and element_reference(var.name) is not None:
+        ck.fail(key, f"{var.name!r} is one element of an array: only constants ([constants], --set) "
+                     f"can be set element by element")
+        return None
+    return var
+
+
 def _values_by_name(ck: Checker, section: str, raw: dict, want: str):
     """(key, variable, value) of each entry of a [constants]-like table, each variable once."""
     seen: dict[str, str] = {}
     for name, value in ck.table(section, raw.get(section, {})).items():
         key = f'{section}."{name}"'
-        var = ck.variable(key, name, want)
+        var = _not_an_element(ck, key, ck.variable(key, name, want), section != "constants")
         if var is not None and var.name in seen:
             ck.fail(key, f"{var.name!r} is already set as {seen[var.name]!r}: one value per variable")
             var = None
@@ -387,7 +461,8 @@ def _policies(ck: Checker, raw: dict, sc: "Scenario", stop: float) -> None:
     for i, item in enumerate(policies):
         key = f"policies[{i}]"
         item = ck.table(key, item)
-        var = ck.variable(f"{key}.variable", item.get("variable"), "constant")
+        var = _not_an_element(ck, f"{key}.variable", ck.variable(f"{key}.variable", item.get("variable"),
+                                                                  "constant"))
         kind = item.get("kind", "step")
         if kind not in POLICY_KINDS:
             ck.fail(f"{key}.kind", f"expected one of {', '.join(POLICY_KINDS)}, got {shown(str(kind))!r}")
@@ -469,6 +544,9 @@ def _check(raw: dict, info: ModelInfo, source: str, overrides: dict | None = Non
                 ck.in_range(key, var, v)
             sc.inputs[var.name] = series
     _policies(ck, raw, sc, sc.sim.get("stop", info.sim.stop))
+    for name in (n for n in sc.constants if n not in info.variables and sc.timed(n)):
+        ck.fail(f'constants."{name}"', f"{name.partition('[')[0]!r} is a time-series input or has a policy: "
+                                       f"its elements cannot also be set")
     outputs = raw.get("outputs", [])
     if not isinstance(outputs, list):
         ck.fail("outputs", "expected a list of variable names")

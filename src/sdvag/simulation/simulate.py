@@ -25,6 +25,7 @@ import xarray as xr
 from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps, time_grid_problems, time_settings
+from sdvag.model.names import element_reference
 from sdvag.model.rewrite import ModelCopy
 from sdvag.model.support import integration_method
 from sdvag.model.pysd_errors import explain, warned_wrong
@@ -62,6 +63,7 @@ class Simulator:
         self._touched: frozenset[str] = frozenset()
         self._columns = {canonical(name): name for name in self.info.variables}
         self._copies: dict[str, Simulator] = {}
+        self._arrays: dict[str, xr.DataArray] = {}  # subscripted constants as in the model file
 
     @classmethod
     def for_model(cls, path: str | Path, data: bytes | None = None) -> "Simulator":
@@ -114,6 +116,7 @@ class Simulator:
 
         `initial` replaces the initial values of the stocks it names (for extreme-condition tests).
         """
+        params = self._whole_arrays(params)
         touched = frozenset(params)
         if self._touched - touched:
             self.model.reload()
@@ -140,6 +143,54 @@ class Simulator:
             self._touched = frozenset({"<failed run>"})
             raise UnsupportedFeature(*wrong, self.info.path)
         return frame
+
+    def _whole_arrays(self, params: dict) -> dict:
+        """`params` with each element value (`Weight[North]`) folded into its array: PySD sets a
+        subscripted constant as a whole DataArray, so it gets the model's array (or the array
+        filled with the whole-array value given) with the named elements changed."""
+        elements = {key: element_reference(key) for key in params if isinstance(key, str)}
+        elements = {key: ref for key, ref in elements.items() if ref is not None and self.info.find(key) is None}
+        if not elements:
+            return params
+        folded = {key: value for key, value in params.items() if key not in elements}
+        made: dict[str, xr.DataArray] = {}
+        for key, (base, wanted) in elements.items():
+            var = self.info.find(base)
+            if var is None or not var.dimensions:
+                raise SdvagError(f"{key}: {base!r} is not an array of {self.info.path.name}")
+            if var.name not in made:
+                model_value = self._model_array(var.name)
+                given = folded.get(var.name)
+                if not isinstance(given, (int, float, type(None))):
+                    raise SdvagError(f"{key}: {var.name!r} is a time series or a policy here: its elements "
+                                     f"cannot also be set")
+                made[var.name] = (model_value.copy() if given is None else
+                                  xr.full_like(model_value, float(given)))
+            array = made[var.name]
+            where = {}
+            for dim, name in zip(array.dims, wanted):
+                coords = {canonical(str(c)): c for c in array[dim].to_numpy()}
+                if canonical(name) not in coords or len(wanted) != array.ndim:
+                    raise SdvagError(f"{key}: {var.name!r} has no element [{', '.join(wanted)}]")
+                where[dim] = coords[canonical(name)]
+            array.loc[where] = float(params[key])
+            folded[var.name] = array
+        return folded
+
+    def _model_array(self, name: str) -> xr.DataArray:
+        """A subscripted constant's value in the model file (reloaded if a run changed it);
+        anything else is refused: giving PySD an array would freeze its other elements."""
+        if name not in self._arrays:
+            if name in self._touched:
+                self.model.reload()
+                self._touched = frozenset()
+            kinds = {canonical(str(real)): (real, kind) for real, kind in self.model.doc[["Real Name", "Type"]].to_numpy()}
+            real, kind = kinds.get(canonical(name), (name, None))
+            if kind != "Constant":
+                raise SdvagError(f"{self.info.path.name}: {name!r} is not an array of numbers: sdvag sets "
+                                 f"an element only of a constant array")
+            self._arrays[name] = self.model[real]
+        return self._arrays[name]
 
     def _failing_variable(self, exc: BaseException) -> str | None:
         """The model variable whose equation raised: the innermost frame in the translated file."""
