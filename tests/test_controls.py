@@ -139,3 +139,16 @@ def test_the_time_settings_sdvag_reads_name_what_the_model_computes(tmp_path):
     assert sdvag.read_model(DECAY).sim.computed == ()
     described = cli("describe", info.path).stdout.splitlines()[0]
     assert described == "controls (controls.mdl): time settings computed as it runs (FINAL TIME; Month)"
+
+
+def test_a_delay_n_whose_delay_time_has_fewer_subscripts_runs_to_its_closed_form():
+    # Out[A,B] = DELAY N(1, Lag[A], 0, 2), Lag = 2, 3; dt 0.25. Euler's cascade of two stocks from 0,
+    # each draining at h = 2 dt / Lag: the first's outflow is 1 - (1-h)^k after k steps, the
+    # second's 1 - (1-h)^k - k h (1-h)^(k-1) (SDXorg subscripted_delays: its 308 columns agree)
+    ds = sdvag.run(FIXTURES / "foreign" / "delayn_partial.mdl")
+    k = np.rint(ds["time"].values / 0.25)
+    for a, lag in (("a1", 2), ("a2", 3)):
+        h = 2 * 0.25 / lag
+        expected = 1 - (1 - h) ** k - k * h * (1 - h) ** np.maximum(k - 1, 0)
+        for b in ("b1", "b2"):
+            np.testing.assert_allclose(ds[f"Out[{a},{b}]"].values, expected, rtol=1e-12, atol=1e-15)

@@ -53,14 +53,6 @@ def test_what_pysd_simulates_unlike_vensim_is_refused(tmp_path, equation, featur
     assert feature in str(caught.value) and "'Outflow'" in str(caught.value)
 
 
-def test_a_delay_n_whose_delay_time_has_fewer_subscripts_is_refused():
-    # SDXorg subscripted_delays: PySD's DELAY N stocks differ from Vensim's in this form
-    with pytest.raises(UnsupportedFeature, match="DELAY N with a delay time over fewer subscripts than its variable") \
-            as caught:
-        sdvag.run(FIXTURES / "foreign" / "delayn_partial.mdl")
-    assert "'Out'" in str(caught.value)
-
-
 MACROS = FIXTURES / "foreign" / "macros.mdl"
 
 

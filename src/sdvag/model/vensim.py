@@ -57,10 +57,6 @@ def refusals(elements) -> tuple[tuple[str, str], ...]:
                 kind = type(node).__name__
                 if kind in REFUSED_STRUCTURES:
                     found.append((REFUSED_STRUCTURES[kind], element.name))
-                elif kind == "DelayNStructure" and _fewer_subscripts(node.delay_time, component.subscripts[0]):
-                    # SDXorg subscripted_delays: PySD's stocks differ from Vensim's for such a delay
-                    found.append(("DELAY N with a delay time over fewer subscripts than its variable",
-                                  element.name))
                 elif kind == "CallStructure" and getattr(node.function, "reference", "").startswith(RANDOM_PREFIX):
                     name = node.function.reference.replace("_", " ").upper()
                     found.append((f"{name} (Vensim's random number stream cannot be reproduced)",
@@ -165,12 +161,6 @@ def _time_value_form(arguments) -> str | None:
         return (f"GET TIME VALUE in calendar units (measure {measure:g}; PySD implements measure 0, "
                 "the model's time units)")
     return None
-
-
-def _fewer_subscripts(argument, subscripts) -> bool:
-    """Whether an argument refers to a variable with fewer subscripts than the element has."""
-    used = getattr(getattr(argument, "subscripts", None), "subscripts", None)
-    return used is not None and len(used) < len(subscripts)
 
 
 def _abstract_model(data: bytes, path: Path):
