@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import sdvag
+from sdvag import data as observed
 from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.simulation.scenario import load_scenario, time_settings
 
@@ -125,6 +126,12 @@ def test_what_needs_a_fixed_time_grid_refuses_computed_time_settings(tmp_path):
     for command in (("check", path, "--only", "integration"), ("loops", path)):  # loops: Simlin's own grid
         proc = cli(*command)
         assert proc.returncode == 3 and "fixed time grid" in proc.stderr and "Traceback" not in proc.stderr
+    (tmp_path / "series.csv").write_text(",".join(observed.COLUMNS) + "\nstock,2,60,widgets,confirmed,year-end,hand\n")
+    (tmp_path / "fit.toml").write_text(f'scenario = "{path.name}"\nname = "fit"\ndata = "series.csv"\n'
+                                       '[[parameters]]\nname = "Lifetime"\n[[targets]]\nseries = "stock"\n'
+                                       'variable = "Stock"\n')
+    with pytest.raises(UnsupportedFeature, match="fixed time grid"):
+        sdvag.calibrate(tmp_path / "fit.toml", method="local")
     scenario = tmp_path / "later.toml"
     scenario.write_text(f'model = "{path}"\n[sim]\nstop = 6\n')
     with pytest.raises(SdvagError, match=r"sim.stop: the model computes its time settings \(FINAL TIME\), "

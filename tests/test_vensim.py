@@ -162,7 +162,8 @@ def test_stocks_pysd_cannot_stack_into_its_state_are_refused_before_the_run(tmp_
 
 
 @pytest.mark.parametrize("arguments, feature", [
-    ("1, 0, 0", "GET TIME VALUE relative to the initial time (relativeto 1, which PySD does not implement)"),
+    ("1, 0, 0", "GET TIME VALUE relative to the initial time (relativeto 1, which PySD does not implement: "
+                "Vensim's documentation says the initial time, Vensim 7.3.4 computes the current one)"),
     ("2, 0, 0", "GET TIME VALUE of the computer's clock (relativeto 2: not reproducible)"),
     ("0, 0, 3", "GET TIME VALUE in calendar units (measure 3; PySD implements measure 0"),
     ("Lifetime - 4, 0, 0", "GET TIME VALUE with a computed relativeto or measure"),

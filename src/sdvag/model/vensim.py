@@ -154,7 +154,9 @@ def _time_value_form(arguments) -> str | None:
     if relative is None or measure is None:
         return "GET TIME VALUE with a computed relativeto or measure (PySD implements relativeto 0, measure 0)"
     if relative == 1:
-        return "GET TIME VALUE relative to the initial time (relativeto 1, which PySD does not implement)"
+        # SDXorg pysd#332: Vensim 7.3.4 gives the current time here, its documentation the initial one
+        return ("GET TIME VALUE relative to the initial time (relativeto 1, which PySD does not implement: "
+                "Vensim's documentation says the initial time, Vensim 7.3.4 computes the current one)")
     if relative == 2:
         return "GET TIME VALUE of the computer's clock (relativeto 2: not reproducible)"
     if measure != 0:
