@@ -187,9 +187,7 @@ class Simulator:
 
     def _run_computed(self, scenario: Scenario, columns: list[str] | None) -> xr.Dataset:
         """A run whose time settings the model computes as it goes, its times those it produced."""
-        if scenario.graphical:
-            raise UnsupportedFeature("graphical-function overrides of a model that computes its "
-                                     "time settings", next(iter(scenario.graphical)), self.info.path)
+        _, scenario = self.with_points(scenario)  # refuses new points for a .mdl, the only such model
         params = self.params(scenario)
         self._fresh(params)  # before the clock takes the model's control functions
         controls = self.model.components._control_vars
