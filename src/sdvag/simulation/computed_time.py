@@ -10,8 +10,9 @@ STEP of its start, and the run stops once Time reaches FINAL TIME. Three things 
   STEP or FINAL TIME that is not a positive, finite number stops it (exit status 2).
 - PySD saves when Time - INITIAL TIME is a multiple of the current SAVEPER; Vensim's rule for a
   changing SAVEPER is not documented. A run is kept only when its saved times are each the
-  previous one plus its SAVEPER, with no such time skipped before the end: the one grid every
-  rule gives (SDXorg control_vars: SAVEPER 0.5 up to Time 10, then 5).
+  previous one plus its SAVEPER, with no such time skipped before the end, where PySD's rule and
+  "the last saved time plus its SAVEPER" agree, as they do on Vensim's own output (SDXorg
+  control_vars: SAVEPER 0.5 up to Time 10, then 5).
 """
 from __future__ import annotations
 
