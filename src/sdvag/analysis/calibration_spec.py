@@ -22,7 +22,7 @@ import pandas as pd
 from sdvag import data as observed
 from sdvag.data import window
 from sdvag.errors import SdvagError
-from sdvag.simulation.scenario import Checker, Scenario, ScenarioError, load_scenario, read_toml, suggest
+from sdvag.simulation.scenario import Checker, Scenario, ScenarioError, load_scenario, read_toml, suggest, time_settings
 from sdvag.model.units import DIMENSIONLESS_NAMES
 from sdvag.model.xmile import MODEL_SUFFIXES, Variable, read_model
 
@@ -316,7 +316,7 @@ def _prior(ck: Checker, key: str, raw, low: float, high: float) -> tuple | None:
 
 
 def _targets(ck: Checker, raw, info, scenario: Scenario, frame) -> tuple[list[Target], list[str]]:
-    times = {"start": info.sim.start, "stop": info.sim.stop, **scenario.sim}
+    times = time_settings(scenario, info)  # refuses computed time settings (no fixed window)
     found, skipped = [], []
     for i, item in enumerate(ck.tables("targets", raw)):
         key = f"targets[{i}]"

@@ -26,7 +26,7 @@ from sdvag.formatting import text_table
 from sdvag.model.named_loops import NamedLoop, read_named_loops
 from sdvag.model.rewrite import NotEditable
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, canonical, read_model
-from sdvag.simulation.scenario import Scenario, load_scenario
+from sdvag.simulation.scenario import Scenario, load_scenario, time_settings
 from sdvag.simulation.simulate import Simulator
 
 POLARITY = {"REINFORCING": "R", "MOSTLY_REINFORCING": "R", "BALANCING": "B", "MOSTLY_BALANCING": "B",
@@ -263,6 +263,7 @@ def _vensim_as_is(scenario: Scenario, info: ModelInfo) -> ScenarioCopy:
     would have to be written into the .mdl, which sdvag does not do (it writes only XMILE)."""
     if scenario.constants or scenario.graphical or scenario.inputs or scenario.policies or scenario.sim:
         raise NotEditable(info, "analyse the loops of a scenario (or --set)")
+    time_settings(scenario, info)  # refuses computed time settings: Simlin would run a grid of its own
     return ScenarioCopy(scenario, info.data, Simulator.for_scenario(scenario).run(scenario), 0.0)
 
 

@@ -127,7 +127,9 @@ def cmd_describe(args) -> None:
         print(describe_variable(info, args.variable))
         return
     s = info.sim
-    print(f"{info.name} ({info.path.name}): time {s.start:g} to {s.stop:g} {s.time_units}, dt {s.dt:g}")
+    times = (f"time settings computed as it runs ({', '.join(s.computed)}; {s.time_units})" if s.computed
+             else f"time {s.start:g} to {s.stop:g} {s.time_units}, dt {s.dt:g}")
+    print(f"{info.name} ({info.path.name}): {times}")
     order = {"stock": 0, "flow": 1, "auxiliary": 2, "graphical": 3, "constant": 4}
     for var in sorted(info.variables.values(), key=lambda v: (order.get(v.role, 5), v.name.lower())):
         print(f"{var.name}: {', '.join(_facts(var))}")

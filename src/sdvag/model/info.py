@@ -69,6 +69,9 @@ class SimSpecs:
     save_step: float
     method: str
     time_units: str
+    # control variables the model computes (Vensim's FINAL TIME = IF THEN ELSE(...)): their
+    # fields above are NaN, known only as a run produces them (simulation/computed_time.py)
+    computed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

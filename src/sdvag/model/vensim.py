@@ -57,10 +57,6 @@ def refusals(elements) -> tuple[tuple[str, str], ...]:
                 kind = type(node).__name__
                 if kind in REFUSED_STRUCTURES:
                     found.append((REFUSED_STRUCTURES[kind], element.name))
-                elif kind == "DelayNStructure" and _fewer_subscripts(node.delay_time, component.subscripts[0]):
-                    # SDXorg subscripted_delays: PySD's stocks differ from Vensim's for such a delay
-                    found.append(("DELAY N with a delay time over fewer subscripts than its variable",
-                                  element.name))
                 elif kind == "CallStructure" and getattr(node.function, "reference", "").startswith(RANDOM_PREFIX):
                     name = node.function.reference.replace("_", " ").upper()
                     found.append((f"{name} (Vensim's random number stream cannot be reproduced)",
@@ -158,19 +154,15 @@ def _time_value_form(arguments) -> str | None:
     if relative is None or measure is None:
         return "GET TIME VALUE with a computed relativeto or measure (PySD implements relativeto 0, measure 0)"
     if relative == 1:
-        return "GET TIME VALUE relative to the initial time (relativeto 1, which PySD does not implement)"
+        # SDXorg pysd#332: Vensim 7.3.4 gives the current time here, its documentation the initial one
+        return ("GET TIME VALUE relative to the initial time (relativeto 1, which PySD does not implement: "
+                "Vensim's documentation says the initial time, Vensim 7.3.4 computes the current one)")
     if relative == 2:
         return "GET TIME VALUE of the computer's clock (relativeto 2: not reproducible)"
     if measure != 0:
         return (f"GET TIME VALUE in calendar units (measure {measure:g}; PySD implements measure 0, "
                 "the model's time units)")
     return None
-
-
-def _fewer_subscripts(argument, subscripts) -> bool:
-    """Whether an argument refers to a variable with fewer subscripts than the element has."""
-    used = getattr(getattr(argument, "subscripts", None), "subscripts", None)
-    return used is not None and len(used) < len(subscripts)
 
 
 def _abstract_model(data: bytes, path: Path):
@@ -223,7 +215,9 @@ def _lookup(ast) -> Graphical:
 
 
 def _sim_specs(elements: dict, path: Path) -> SimSpecs:
-    """The time settings: numbers, or a control variable naming another (SAVEPER = TIME STEP)."""
+    """The time settings: numbers, or a control variable naming another (SAVEPER = TIME STEP);
+    one given by any other equation is computed by the model as it runs (NaN here, named in
+    `computed`; simulation/computed_time.py)."""
     values: dict[str, float] = {}
     for _ in range(2):
         for name, key in CONTROLS.items():
@@ -237,17 +231,53 @@ def _sim_specs(elements: dict, path: Path) -> SimSpecs:
                 number = values.get(other) if other else None
             if number is not None:
                 values[key] = number
+    computed = tuple(name.upper() for name, key in CONTROLS.items()
+                     if key not in values and (key != "save_step" or name in elements))
     for name, key in CONTROLS.items():
-        if key == "save_step":
-            continue
-        if key not in values:
-            raise UnsupportedFeature(f"a computed {name.upper()} (time settings must be numbers)",
-                                     name.upper(), path)
-        if not math.isfinite(values[key]):
+        if key in values and not math.isfinite(values[key]):
             raise SdvagError(f"{path}: {name.upper()} is not finite")
-    dt_element = elements["time step"]
-    return SimSpecs(values["start"], values["stop"], values["dt"], values.get("save_step", values["dt"]),
-                    "Euler", dt_element.units or "")
+    dt = values.get("dt", math.nan)
+    return SimSpecs(values.get("start", math.nan), values.get("stop", math.nan), dt,
+                    values.get("save_step", dt if "saveper" not in elements else math.nan),
+                    "Euler", elements["time step"].units or "", computed)
+
+
+# Statefuls PySD sizes by the TIME STEP at the start of a run (a DELAY FIXED's pipeline; the
+# order DELAY1, DELAY3 and DELAY N lower to fit the step), where Vensim has no rule for a
+# TIME STEP that changes as the model runs.
+_SIZED_BY_STEP = {"DelayFixedStructure": "DELAY FIXED", "DelayStructure": "DELAY1 or DELAY3",
+                  "DelayNStructure": "DELAY N"}
+# What a computed INITIAL TIME may use: arithmetic, logic, functions and other variables, not
+# stocks or other statefuls (which have no value before the run starts).
+_STATELESS = frozenset({"ArithmeticStructure", "LogicStructure", "ReferenceStructure", "CallStructure",
+                        "SubscriptsReferenceStructure", "InlineLookupsStructure", "LookupsStructure"})
+
+
+def computed_time_refusals(elements: dict, computed: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(feature, variable) for what a model's computed time settings leave without one answer:
+    a delay sized by a computed TIME STEP, and a computed INITIAL TIME that depends on a stock
+    or another stateful function."""
+    found = []
+    if "TIME STEP" in computed:
+        for element in elements.values():
+            kinds = {type(n).__name__ for c in element.components for n in _walk(c.ast)}
+            found += [(f"{_SIZED_BY_STEP[kind]} with a computed TIME STEP (PySD sizes it by the "
+                       "step at the start only)", element.name) for kind in sorted(kinds & set(_SIZED_BY_STEP))]
+    if "INITIAL TIME" in computed:
+        seen, todo = set(), ["initial time"]
+        while todo:
+            element = elements.get(todo.pop())
+            for node in (n for c in (element.components if element else ()) for n in _walk(c.ast)):
+                kind = type(node).__name__
+                if kind.endswith("Structure") and kind not in _STATELESS:
+                    return (*found, ("a computed INITIAL TIME that depends on a stock or another "
+                                     "stateful function (it has no value before the run starts)",
+                                     element.name))
+                key = " ".join(str(getattr(node, "reference", "")).replace("_", " ").split()).lower()
+                if kind == "ReferenceStructure" and key not in seen:
+                    seen.add(key)
+                    todo.append(key)
+    return tuple(found)
 
 
 def _kind(element) -> str:
@@ -298,9 +328,11 @@ def parse_mdl(data: bytes, path: Path) -> ModelInfo:
         raise SdvagError(f"{path}: the model defines no variables")
     root = ET.Element("xmile")
     ET.SubElement(root, "model")
+    sim = _sim_specs(elements, path)
     return ModelInfo(path=path, sha256=hashlib.sha256(data).hexdigest(), name=path.stem,
-                     sim=_sim_specs(elements, path), variables=variables, units=(), root=root, data=data,
-                     refusals=refusals([*elements.values(), *(e for m in macros for e in m.elements)])
+                     sim=sim, variables=variables, units=(), root=root, data=data,
+                     refusals=computed_time_refusals(elements, sim.computed)
+                     + refusals([*elements.values(), *(e for m in macros for e in m.elements)])
                      + tuple(filter(None, map(_unstackable_stocks, (main, *macros))))
                      + sum((stale_pipeline_inputs(m.elements) for m in (main, *macros)), ()),
                      external=external_files(model))

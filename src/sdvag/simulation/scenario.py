@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sdvag.errors import SdvagError, shown, suggest
+from sdvag.errors import SdvagError, UnsupportedFeature, shown, suggest
 from sdvag.model.names import element_equations, element_reference
 from sdvag.model.shipped import locate
 from sdvag.model.xmile import MODEL_SUFFIXES, ModelInfo, Variable, canonical, read_model
@@ -423,6 +423,11 @@ def _sim(ck: Checker, raw: dict, info: ModelInfo, sc: "Scenario") -> None:
                 ck.fail("sim.max_steps", f"expected a whole number, got {num:g}")
                 continue
             sc.sim[key] = num
+    if info.sim.computed:  # no grid to check before the run: simulation/computed_time.py guards it
+        for key in sorted(set(sc.sim) - {"max_steps"}):
+            ck.fail(f"sim.{key}", f"the model computes its time settings ({', '.join(info.sim.computed)}), "
+                                  "so a scenario cannot set them")
+        return
     times = {**{"start": info.sim.start, "stop": info.sim.stop, "dt": info.sim.dt,
                 "save_step": info.sim.save_step if "dt" not in sc.sim else sc.sim["dt"]}, **sc.sim}
     for key, problem in time_grid_problems(times, max_steps(sc.sim)):
@@ -563,8 +568,13 @@ def _check(raw: dict, info: ModelInfo, source: str, overrides: dict | None = Non
 
 def time_settings(scenario: Scenario, info: ModelInfo) -> dict[str, float]:
     """start, stop, dt and save_step of a scenario's runs: its [sim] over the model's sim_specs
-    (a scenario that sets dt alone saves every dt)."""
+    (a scenario that sets dt alone saves every dt). A model that computes its time settings has
+    no such grid: refused for what needs one (ensembles, calibration, checks, the vectorised
+    engine); a single run produces its own times (simulation/computed_time.py)."""
     sim = info.sim
+    if sim.computed:
+        raise UnsupportedFeature(f"computed time settings ({', '.join(sim.computed)}) in an analysis "
+                                 "that needs a fixed time grid (run and compare accept them)", None, info.path)
     dt = scenario.sim.get("dt", sim.dt)
     return {
         "start": scenario.sim.get("start", sim.start),

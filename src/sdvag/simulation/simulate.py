@@ -24,6 +24,7 @@ import xarray as xr
 
 from sdvag.version import __version__
 from sdvag.errors import SdvagError, UnsupportedFeature
+from sdvag.simulation.computed_time import Clock
 from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps, time_grid_problems, time_settings
 from sdvag.model.names import element_reference
 from sdvag.model.rewrite import ModelCopy
@@ -117,21 +118,23 @@ class Simulator:
         `initial` replaces the initial values of the stocks it names (for extreme-condition tests).
         """
         params = self._whole_arrays(params)
-        touched = frozenset(params)
-        if self._touched - touched:
-            self.model.reload()
-        self._touched = touched
-        self.model.components._control_vars["initial_time"] = (lambda: times["start"]) \
-            if times["start"] != self.info.sim.start else self._initial_time
+        self._fresh(params)
+        start = times["start"]  # a number, or a function for a computed INITIAL TIME (computed_time.py)
+        self.model.components._control_vars["initial_time"] = start if callable(start) else \
+            (lambda: start) if start != self.info.sim.start else self._initial_time
+        fixed = not any(callable(value) for value in times.values())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 frame = self.model.run(
                     params=params, final_time=times["stop"], time_step=times["dt"],
                     saveper=times["save_step"], return_columns=columns,
-                    progress=progress and (times["stop"] - times["start"]) / times["dt"] >= LONG_RUN_STEPS,
-                    initial_condition=(times["start"], initial) if initial else "original",
+                    progress=progress and fixed and (times["stop"] - start) / times["dt"] >= LONG_RUN_STEPS,
+                    initial_condition=(start, initial) if initial else "original",
                 )
+            except SdvagError:  # a computed time setting refused as the run went (computed_time.py)
+                self._touched = frozenset({"<failed run>"})
+                raise
             except Exception as exc:  # the model's equations failed inside PySD
                 self._touched = frozenset({"<failed run>"})  # force a clean reload next time
                 feature, _ = explain(exc, self.info)
@@ -192,6 +195,13 @@ class Simulator:
             self._arrays[name] = self.model[real]
         return self._arrays[name]
 
+    def _fresh(self, params: dict) -> None:
+        """Reload the model if the previous run changed something these parameters do not."""
+        touched = frozenset(params)
+        if self._touched - touched:
+            self.model.reload()
+        self._touched = touched
+
     def _failing_variable(self, exc: BaseException) -> str | None:
         """The model variable whose equation raised: the innermost frame in the translated file."""
         source, name = str(self.model.py_model_file), None
@@ -219,10 +229,27 @@ class Simulator:
         return {var.name: used(self.model.namespace.get(var.name, "")) for var in self.info.variables.values()}
 
     def run(self, scenario: Scenario, columns: list[str] | None = None, progress: bool = False) -> xr.Dataset:
+        if self.info.sim.computed:
+            return self._run_computed(scenario, columns)
         times = self.time_settings(scenario)
         sim, plain = self.with_points(scenario)
         frame = sim.run_frame(sim.params(plain), times, columns, progress)
         return to_dataset(frame, self.info, scenario, times)
+
+    def _run_computed(self, scenario: Scenario, columns: list[str] | None) -> xr.Dataset:
+        """A run whose time settings the model computes as it goes, its times those it produced."""
+        _, scenario = self.with_points(scenario)  # refuses new points for a .mdl, the only such model
+        params = self._whole_arrays(self.params(scenario))
+        self._fresh(params)  # before the clock takes the model's control functions
+        controls = self.model.components._control_vars
+        clock, own_start = Clock(self.model, self.info.path, max_steps(scenario.sim)), controls["initial_time"]
+        start = None if "INITIAL TIME" in self.info.sim.computed else self.info.sim.start
+        try:
+            frame = self.run_frame(params, clock.times(start), columns)
+        finally:
+            controls["initial_time"] = own_start  # run_frame put the clock's there
+        clock.check_saves(frame.index)
+        return to_dataset(frame, self.info, scenario, clock.produced(frame.index, self.info.sim.computed))
 
     def with_points(self, scenario: Scenario) -> tuple["Simulator", Scenario]:
         """What runs a scenario: this model, or a compiled copy with the scenario's graphical
