@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import sdvag
+from sdvag.analysis.checks import check
 from sdvag.errors import UnsupportedFeature
 from sdvag.simulation.ensemble import run_ensemble
 from sdvag.simulation.scenario import load_scenario
@@ -147,3 +148,8 @@ def test_select_error_action_on_zeros_stops_the_run_in_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "VECTOR SELECT whose error action forbids what its selection holds: " \
         "no element selected" in lines[0] and "'Probe'" in lines[0]
+
+
+def test_structure_check_takes_a_dimension_of_its_variable_as_a_value():
+    # `Firm - 1`, `10 * Row + Col`: the element's position, not an undefined name
+    assert [f.message for f in check(MODEL, only=["structure"])] == ["28 variables, names unique and defined"]

@@ -88,7 +88,7 @@ def position(name: str, ctx: Context) -> str:
 
 def is_own_dimension(key: str, ctx: Context) -> bool:
     """Whether a bare name is one of the dimensions of the equation's variable."""
-    return key not in ctx.names and key in {canonical(d) for d in ctx.owner_dims}
+    return key not in ctx.names | {"time"} and key in {canonical(d) for d in ctx.owner_dims}
 
 
 def rewrite(key: str, args: list[str], ctx: Context) -> str:
