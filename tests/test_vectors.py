@@ -67,6 +67,8 @@ def test_elm_map_counts_the_offset_from_the_element_given(run):
     np.testing.assert_array_equal(_rows(run, "Counted From First"), revenue)
     # from F1 by Offset = 3, 0, 2, 1
     np.testing.assert_array_equal(_rows(run, "Mapped"), revenue[:, [3, 0, 2, 1]])
+    # a dimension as a value is the element's position, but SIZE(Dim) is still its size
+    np.testing.assert_array_equal(_rows(run, "Position Of Size")[0], [0.25, 0.5, 0.75, 1])
     # in Vensim's storage order, the last dimension fastest: Matrix[R1, C1] + 3 is Matrix[R2, C1]
     np.testing.assert_array_equal(run["Row Below[R1]"].values, 21)
     assert np.isnan(run["Row Below[R2]"].values).all()
@@ -100,7 +102,7 @@ REFUSED = {
                                  "VECTOR ELM MAP of 'Revenue[Firm] * 2', not an element of an arrayed variable"),
     "elm map from a dimension the variable lacks": (
         FIRM, "VECTOR ELM MAP(Matrix[Row, C1], 1)",
-        "the subscript 'Row' is neither an element of Row nor a dimension of its variable"),
+        "the subscript 'Row' is neither an element of Row nor Row itself as a dimension of its variable"),
     "sort order in an unarrayed variable": ("", "VECTOR SORT ORDER(Revenue[Firm], 1)",
                                             "VECTOR SORT ORDER outside an apply-to-all arrayed variable"),
     "sort order along another dimension": (
@@ -152,4 +154,4 @@ def test_select_error_action_on_zeros_stops_the_run_in_one_line(tmp_path):
 
 def test_structure_check_takes_a_dimension_of_its_variable_as_a_value():
     # `Firm - 1`, `10 * Row + Col`: the element's position, not an undefined name
-    assert [f.message for f in check(MODEL, only=["structure"])] == ["28 variables, names unique and defined"]
+    assert [f.message for f in check(MODEL, only=["structure"])] == ["29 variables, names unique and defined"]

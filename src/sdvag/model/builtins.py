@@ -220,6 +220,12 @@ def _npv(args: list[str], owner: str | None, names: set[str], made: list) -> str
     return f"(({total} + ({stream}) * time_step * {discount}) * ({factor}))"
 
 
+def _sized(toks: list[_Tok], i: int) -> bool:
+    """Whether the token at i is the whole argument of SIZE (`SIZE(Dim)`: the dimension itself)."""
+    return 2 <= i < len(toks) - 1 and toks[i - 1].text == "(" and toks[i + 1].text == ")" \
+        and canonical(toks[i - 2].text) == "size"
+
+
 def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
                    dims: dict[str, tuple[str, ...]], graphs: dict[str, str], owner: str | None,
                    made: list, owner_dims: tuple[str, ...] = ()) -> list[_Tok]:
@@ -239,7 +245,8 @@ def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
         elif key and key not in names:
             if not called and key in positions:
                 tok.text = str(positions[key])
-            elif not called and depth == 0 and vectors.is_own_dimension(key, vector):
+            elif not called and depth == 0 and vectors.is_own_dimension(key, vector) \
+                    and not _sized(toks, i):
                 tok.text, tok.term = vectors.position(tok.text, vector), True
             elif not called and key in CONTROL_NAMES:
                 tok.text = CONTROL_NAMES[key]

@@ -189,7 +189,7 @@ def _element(label: str, reference: str, ctx: Context) -> tuple[str, list[str], 
         element = canonical(f"{dim}.{item}") in ctx.positions
         if not element and not (canonical(item) == canonical(dim) and canonical(dim) in mine):
             raise ValueError(f"{label} of '{reference}': the subscript '{item}' is neither an element "
-                             f"of {dim} nor a dimension of its variable")
+                             f"of {dim} nor {dim} itself as a dimension of its variable")
     return m.group(1), items, own
 
 
