@@ -12,7 +12,7 @@ argument, which fails on the floats an XMILE constant holds. With `*` already Py
     VECTOR RANK(v, direction)                      vector_rank(v, direction)
     VECTOR ELM MAP(x[s], offset)                   vector_select(I[X!] = (I[s] + (offset)), x[X!], NaN, 0, 0)
     VECTOR REORDER(v[.., D], s[.., D])             vector_select(P[D!] = (s[.., D]), v[.., D!], NaN, 0, 0)
-    D (a dimension of the variable, as a value)    (P[D] + 1), its position
+    D (a dimension of the variable, as a value)    (P[D] + 1), its position (SIZE(D) stays D's size)
 
 I is x's index helper: 0, 1, 2 ... over x's elements in Vensim's storage order (the last
 dimension fastest), so ELM MAP takes the element `offset` places after x[s], as Vensim's
