@@ -11,6 +11,7 @@ from conftest import ROOT, aux, write_model
 
 import sdvag
 from sdvag.model.support import BUILTINS
+from sdvag.model.vectors import CALLS as VECTOR_CALLS
 from sdvag.simulation.ensemble import run_ensemble
 from sdvag.simulation.scenario import Policy, load_scenario
 from sdvag.simulation.simulate import Simulator
@@ -77,9 +78,9 @@ EVERY_BUILTIN = "".join(aux(n, str(lo), f'<range min="{lo}" max="{hi}"/>') for n
                        "+ (TIME MOD 4) + MODULO(TIME - 5, 3) + MODULO(TIME, Rate - 0.1) + INT(-Rate)"))
 
 
-# SUM, PROD, VMAX and VMIN reduce arrays and SIZE counts their elements: the engine does not
-# cover arrays (it says so, and PySD runs them)
-ARRAY_BUILTINS = {"sum", "prod", "vmax", "vmin", "size"}
+# SUM, PROD, VMAX and VMIN reduce arrays, SIZE counts their elements and Vensim's VECTOR ...
+# builtins take and return them: the engine does not cover arrays (it says so, and PySD runs them)
+ARRAY_BUILTINS = {"sum", "prod", "vmax", "vmin", "size"} | VECTOR_CALLS
 
 
 @pytest.fixture(scope="module")

@@ -116,7 +116,8 @@ def check_structure(info: ModelInfo, out: _Findings) -> None:
     for var in info.variables.values():
         for name, called in references(without_subscripts(var.equation)):  # subscripts name dimensions
             element = "." in name and name.partition(".")[0] in dimensions  # Region.East
-            if name not in names | KEYWORDS and not element and not (called and name in BUILTINS):
+            own = name in {canonical(d) for d in var.dimensions}  # its dimension: the position
+            if name not in names | KEYWORDS and not element and not own and not (called and name in BUILTINS):
                 undefined.append((var.name, name))
     spaced = dict(spaced_names(info))
     for owner, name in undefined:

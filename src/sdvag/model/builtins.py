@@ -26,6 +26,7 @@ rewritten, in the text PySD receives, into PySD constructs whose meaning is the 
     x[A, B]                    x[A,B]
     SUM(x[*]), MAX(x[*])...    SUM(x[Dim!])            (PySD's reduction over x's dimension)
     MEAN(x[*]), SIZE(x[*])...  see arrays.py           (the one-argument array builtins)
+    VECTOR SELECT, ELM MAP...  see vectors.py          (Vensim's vector builtins, kept by xmutil)
 
 Operands of the infix forms must be single terms (a name, number, call or parenthesised group);
 where a neighbouring * / ^ would make the grouping depend on precedence rules PySD does not share,
@@ -37,6 +38,7 @@ import copy
 import re
 from dataclasses import dataclass
 
+from sdvag.model import vectors
 from sdvag.model.arrays import REDUCTIONS, reduction, stock_initials_as_auxiliaries
 from sdvag.model.rewrite import equation_name
 from sdvag.model.xmile import _TOKEN, canonical, child, children, is_name, local, main_model
@@ -45,7 +47,7 @@ CONTROL_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "fi
 CONSTANTS = {"pi": "3.141592653589793", "inf": "(1e308 * 10)"}  # 1e308 * 10 overflows to inf
 # Builtins this module rewrites: support.py accepts them.
 _CALLS = frozenset({"int", "log10", "mean", "mod", "ramp", "lookup", "previous", "npv"}) | REDUCTIONS
-REWRITTEN = _CALLS | {"self"} | set(CONTROL_NAMES) | set(CONSTANTS)
+REWRITTEN = _CALLS | vectors.CALLS | {"self"} | set(CONTROL_NAMES) | set(CONSTANTS)
 PYSD_CONTROLS = {"time step", "initial time", "final time", "saveper"}
 _COMMENT = re.compile(r"\{[^{}]*\}")
 _OPERATOR = re.compile(r"^([-+*/^(,<>=]|<>|<=|>=|and|or|not|if|then|else)$", re.I)
@@ -218,13 +220,21 @@ def _npv(args: list[str], owner: str | None, names: set[str], made: list) -> str
     return f"(({total} + ({stream}) * time_step * {discount}) * ({factor}))"
 
 
+def _sized(toks: list[_Tok], i: int) -> bool:
+    """Whether the token at i is the whole argument of SIZE (`SIZE(Dim)`: the dimension itself)."""
+    return 2 <= i < len(toks) - 1 and toks[i - 1].text == "(" and toks[i + 1].text == ")" \
+        and canonical(toks[i - 2].text) == "size"
+
+
 def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
                    dims: dict[str, tuple[str, ...]], graphs: dict[str, str], owner: str | None,
-                   made: list) -> list[_Tok]:
+                   made: list, owner_dims: tuple[str, ...] = ()) -> list[_Tok]:
     """Rewrite the builtins (innermost first, so an argument is itself already rewritten)."""
-    i = len(toks) - 1
+    vector = vectors.Context(names, dims, positions, owner_dims, made)
+    i, depth = len(toks) - 1, 0  # depth: inside how many subscript brackets
     while i >= 0:
         tok = toks[i]
+        depth += (tok.text == "]") - (tok.text == "[")
         key = canonical(tok.text) if is_name(tok.text) else ""
         called = i + 1 < len(toks) and toks[i + 1].text == "("
         if key == "mod" and i > 0 and (toks[i - 1].term or toks[i - 1].text in (")", "]")
@@ -235,12 +245,22 @@ def _rewrite_calls(toks: list[_Tok], names: set[str], positions: dict[str, int],
         elif key and key not in names:
             if not called and key in positions:
                 tok.text = str(positions[key])
+            elif not called and depth == 0 and vectors.is_own_dimension(key, vector) \
+                    and not _sized(toks, i):
+                tok.text, tok.term = vectors.position(tok.text, vector), True
             elif not called and key in CONTROL_NAMES:
                 tok.text = CONTROL_NAMES[key]
             elif not called and key in CONSTANTS:
                 tok.text = CONSTANTS[key]
             elif not called and key == "mod":
                 toks, i = _infix(toks, i, 1, _mod)
+            elif called and key in vectors.CALLS:
+                args, close_i = _arguments(toks, i + 1)
+                try:
+                    text = vectors.rewrite(key, args, vector)
+                except ValueError as exc:
+                    raise AmbiguousForm(str(exc)) from None
+                toks = toks[:i] + [_Tok(tok.gap, text, True)] + toks[close_i + 1:]
             elif called and key in _CALLS:
                 args, close_i = _arguments(toks, i + 1)
                 try:
@@ -314,22 +334,24 @@ def rewrite_equation(equation: str, names: set[str] = frozenset(),
                      dims: dict[str, tuple[str, ...]] | None = None,
                      positions: dict[str, int] | None = None,
                      graphs: dict[str, str] | None = None, owner: str | None = None,
-                     made: list | None = None) -> str:
+                     made: list | None = None, owner_dims: tuple[str, ...] = ()) -> str:
     """The equation in PySD's terms. `names` (canonical) are the model's own variables, which
     shadow the builtins of the same name; `dims` their dimensions, by canonical name;
     `positions` the 1-based position of each `Dimension.Element`; `graphs` the helper <gf> (as
     an equation names it) of each graphical function an equation may call (graph_helpers);
     `owner` the unarrayed variable whose equation it is (what SELF means); `made` collects
-    the variables a rewrite needs (NPV's stocks). Raises AmbiguousForm for a form it cannot
-    rewrite."""
-    text = _COMMENT.sub(" ", equation)
+    the variables a rewrite needs (NPV's stocks, vectors' index helpers); `owner_dims` the
+    dimensions of the apply-to-all variable whose equation it is. Raises AmbiguousForm for a
+    form it cannot rewrite."""
+    text = vectors.joined(_COMMENT.sub(" ", equation))
     text = _SUBSCRIPTED.sub(lambda m: _subscripts(m, dims or {}), text)
     toks = _split(text)
     positions, graphs = positions or {}, graphs or {}
-    if not any(is_name(t.text) and canonical(t.text) in REWRITTEN | positions.keys() | graphs.keys()
-               or t.text == "/" for t in toks):
+    special = REWRITTEN | positions.keys() | graphs.keys() | {canonical(d) for d in owner_dims}
+    if not any(is_name(t.text) and canonical(t.text) in special or t.text == "/" for t in toks):
         return text
-    toks = _rewrite_calls(toks, names, positions, dims or {}, graphs, owner, [] if made is None else made)
+    toks = _rewrite_calls(toks, names, positions, dims or {}, graphs, owner,
+                          [] if made is None else made, owner_dims)
     if "self" not in names and any(not t.term and canonical(t.text) == "self" for t in toks if is_name(t.text)):
         raise AmbiguousForm("SELF outside the first argument of PREVIOUS")
     return _join(toks).strip()
@@ -406,14 +428,17 @@ def pysd_bytes(root, names: set[str], dims: dict[str, tuple[str, ...]],
     for eqn in list(tree.iter("{*}eqn")):
         if eqn.text:
             owner = eqn.getparent()
-            unarrayed = local(owner.tag) in ("aux", "flow", "stock") and child(owner, "dimensions") is None
+            variable = local(owner.tag) in ("aux", "flow", "stock")
+            unarrayed = variable and child(owner, "dimensions") is None
+            own = () if unarrayed or not variable else \
+                tuple(d.get("name", "") for d in children(child(owner, "dimensions"), "dim"))
             eqn.text = rewrite_equation(eqn.text, names, dims, positions, graphs,
-                                        owner.get("name") if unarrayed else None, made)
+                                        owner.get("name") if unarrayed else None, made, own)
             called |= {canonical(t) for t in _TOKEN.findall(eqn.text)}
     called |= _apply_graphs(helpers)
     holder = child(main_model(tree), "variables")
     ns = holder.tag[:-len("variables")]
-    for tag, name, equation, flow in made:
+    for tag, name, equation, flow in vectors.add_index_helpers(holder, made):
         node = ET.SubElement(holder, ns + tag, name=name)
         ET.SubElement(node, ns + "eqn").text = equation
         if flow:

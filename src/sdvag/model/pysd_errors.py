@@ -43,6 +43,11 @@ def explain(exc: BaseException, info: ModelInfo | None = None) -> tuple[str, str
     if name == "RecursionError":
         return ("a circular definition PySD cannot order (equations that depend on each other "
                 "within one time step)", None)
+    if detail.startswith(("All the values of selection_array are 0", "More than one non-zero values in selection")):
+        # raised while running by PySD's vector_select (model/vectors.py) for its error actions
+        return ("VECTOR SELECT whose error action forbids what its selection holds: "
+                + ("no element selected" if detail.startswith("All") else "more than one element selected")
+                + " (Vensim stops with an error too)", None)
     unknown = re.match(r"Not implemented function '([^']+)'", detail)
     if unknown:
         return (f"the builtin {unknown.group(1).upper()}()", None)

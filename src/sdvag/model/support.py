@@ -109,7 +109,7 @@ def unsupported(info: ModelInfo, integrators: tuple[str, ...] = ("euler",)) -> l
             continue
         try:
             rewritten = rewrite_equation(var.equation, names, dims, positions, graphs,
-                                          None if var.dimensions else var.name)
+                                          None if var.dimensions else var.name, owner_dims=var.dimensions)
             others = [child(el, "eqn") for el in children(node, "element")] + [child(node, "init_eqn")] \
                 if node is not None else []
             extra = [rewrite_equation(equation_text(eqn), names, dims, positions, graphs)
