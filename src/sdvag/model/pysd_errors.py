@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from sdvag.model.delay_orders import lowered_order_problem
 from sdvag.model.info import ModelInfo
 from sdvag.model.tree import canonical
 
@@ -55,23 +56,23 @@ def explain(exc: BaseException, info: ModelInfo | None = None) -> tuple[str, str
     return (f"this model (PySD could not translate it: {name}{': ' + detail if detail else ''})", None)
 
 
-# Warnings PySD gives while it simulates something else than the model says: refused.
-_WRONG_WHEN_WARNED = {
-    "Delay time very small, casting delay order": (
-        "a delay shorter than its order times DT (PySD lowers the delay's order; Vensim and "
-        "Stella keep it)"),
-}
+# PySD's warning that it lowered a DELAY N's order (DELAY1 and DELAY3 never reach PySD's Delay:
+# model/delay_orders.py makes them stocks)
+_LOWERED_ORDER = "Delay time very small, casting delay order"
 
 
-def warned_wrong(messages: list[str], namespace: dict[str, str]) -> tuple[str, str | None] | None:
-    """(feature, variable) when PySD warned that it changed the model; None otherwise.
-    PySD's warning starts with its internal name of the delay, `_delay_<variable>`."""
+def warned_wrong(messages: list[str], namespace: dict[str, str],
+                 info: ModelInfo) -> tuple[str, str | None] | None:
+    """(feature, variable) when PySD warned that it changed the model in a way the model's
+    own software does not; None otherwise. PySD's warning starts with its internal name of the
+    delay, `_delayn_<variable>`."""
     by_python_name = {py: real for real, py in namespace.items()}
     for message in messages:
-        for marker, feature in _WRONG_WHEN_WARNED.items():
-            if marker in message:
-                internal = message.split("\n", 1)[0].strip()
-                variable = next((real for py, real in sorted(by_python_name.items(), key=lambda kv: -len(kv[0]))
-                                 if internal.endswith(py) or f"_{py}" in internal), None)
+        if _LOWERED_ORDER in message:
+            internal = message.split("\n", 1)[0].strip()
+            variable = next((real for py, real in sorted(by_python_name.items(), key=lambda kv: -len(kv[0]))
+                             if internal.endswith(py) or f"_{py}" in internal), None)
+            feature = lowered_order_problem(info, variable)
+            if feature:
                 return feature, variable
     return None

@@ -135,7 +135,7 @@ class Simulator:
                 raise UnsupportedFeature(feature.replace("PySD could not translate it", "PySD failed "
                                                          "while simulating it"),
                                          self._failing_variable(exc), self.info.path) from None
-        wrong = warned_wrong([str(w.message) for w in caught], self.model.namespace)
+        wrong = warned_wrong([str(w.message) for w in caught], self.model.namespace, self.info)
         if wrong:
             self._touched = frozenset({"<failed run>"})
             raise UnsupportedFeature(*wrong, self.info.path)
