@@ -103,9 +103,11 @@ def vensim_delays(info: ModelInfo) -> bool:
     return "vensim" in made_by or "xmutil" in made_by
 
 
-def lowered_order_problem(info: ModelInfo, variable: str | None) -> str | None:
-    """Why a DELAY N in `variable` whose order PySD lowered (delay time < order x DT) cannot be
-    run as it is, or None where the lowering is Vensim's."""
+def lowered_order_problem(info: ModelInfo, variable: str | None, order: int) -> str | None:
+    """Why a DELAY N in `variable` whose order PySD lowered to `order` (delay time < order x DT)
+    cannot be run as it is, or None where the lowering is Vensim's."""
+    if order < 1:
+        return "a DELAY N shorter than DT (PySD lowers its order to 0: no stage left)"
     if not vensim_delays(info):
         return ("a DELAYN shorter than its order times DT (PySD lowers its order, as Vensim does; "
                 "what Stella and the XMILE standard do then is not documented)")

@@ -72,7 +72,8 @@ def warned_wrong(messages: list[str], namespace: dict[str, str],
             internal = message.split("\n", 1)[0].strip()
             variable = next((real for py, real in sorted(by_python_name.items(), key=lambda kv: -len(kv[0]))
                              if internal.endswith(py) or f"_{py}" in internal), None)
-            feature = lowered_order_problem(info, variable)
+            lowered = re.search(r"to (-?\d+)\s*$", message)
+            feature = lowered_order_problem(info, variable, int(lowered.group(1)) if lowered else 0)
             if feature:
                 return feature, variable
     return None

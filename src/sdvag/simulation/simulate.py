@@ -131,6 +131,9 @@ class Simulator:
                 )
             except Exception as exc:  # the model's equations failed inside PySD
                 self._touched = frozenset({"<failed run>"})  # force a clean reload next time
+                wrong = warned_wrong([str(w.message) for w in caught], self.model.namespace, self.info)
+                if wrong:  # what PySD changed made it fail (a DELAY N left with no stage)
+                    raise UnsupportedFeature(*wrong, self.info.path) from None
                 feature, _ = explain(exc, self.info)
                 raise UnsupportedFeature(feature.replace("PySD could not translate it", "PySD failed "
                                                          "while simulating it"),
@@ -156,12 +159,16 @@ class Simulator:
         equations exist only in PySD's translation); a stock uses its flows and initial value."""
         graph, names = self.model.dependencies, {py: real for real, py in self.model.namespace.items()}
 
-        def used(py: str) -> list[str]:
+        def used(py: str, seen: frozenset = frozenset()) -> list[str]:
             found = []
             for key, value in graph.get(py, {}).items():
                 inner = value if isinstance(value, dict) else {key: value}  # a stock's initial and step
                 for dep in inner:
-                    for name in used(dep) if dep.startswith("_") else [names.get(dep)]:
+                    # through PySD's own objects and the stocks of a delay (model/delay_orders.py)
+                    hidden = dep.startswith("_") or self.info.find(names.get(dep, "")) is None
+                    if hidden and dep in seen:
+                        continue
+                    for name in used(dep, seen | {dep}) if hidden else [names.get(dep)]:
                         if name and name not in found and self.info.find(name) is not None:
                             found.append(self.info.find(name).name)
             return found
