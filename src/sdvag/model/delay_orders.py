@@ -2,7 +2,8 @@
 
 A fixed-order material delay is a chain of `order` first-order stocks, each emptied at its
 content over delay/order (Sterman, Business Dynamics, ch. 11): Vensim's DELAY1 and DELAY3 are
-macros of exactly these stocks, the XMILE standard defines DELAY3 as three such delays in
+macros of exactly these stocks (its output lists their levels, LV1 to LV3, as in SDEverywhere's
+delay test's reference), the XMILE standard defines DELAY3 as three such delays in
 cascade, and both keep that order whatever TIME STEP. PySD's Delay object lowers the order
 while order x DT exceeds the delay time (the smallest one of an array): a silently different
 model (0.0073 off Vensim's output for DELAY3 with delay 2 at DT 1 in SDXorg's
@@ -61,8 +62,7 @@ def _chain(delay: ae.DelayStructure, owner: str, subscripts: tuple, taken: set[s
         stock = ae.IntegStructure(ae.ArithmeticStructure(["-"], (inflow, outflow(k))), start, False)
         name = f"{base} stage {k}"
         taken.add(canonical(name))
-        added.append(AbstractElement(name, [AbstractComponent(copy.deepcopy(subscripts), stock)],
-                                     documentation=f"stage {k} of {order} of a DELAY{order} in {owner}"))
+        added.append(AbstractElement(name, [AbstractComponent(copy.deepcopy(subscripts), stock)]))
     return outflow(order)
 
 
