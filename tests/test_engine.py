@@ -190,7 +190,7 @@ def test_a_run_that_divides_by_zero_fails_alone_with_the_variable_named(tmp_path
 def test_same_numbers_whatever_the_chunks(every_builtin, backend):
     scenario = load_scenario(every_builtin)
     values = np.column_stack([np.linspace(0.01, 0.2, 9), np.linspace(0.6, 4, 9)])
-    values[4, 1] = 0.2  # a run that fails (a DELAYN of order 1 shorter than dt: no stage left) among them
+    values[4, 1] = 0.3  # a run that fails (a delay shorter than its order times dt) among them
     columns = ["S", "Smoothed", "Outflow"]
     whole = simulate_many(scenario, ["Rate", "Lag"], values, columns, backend=backend)
     parts = [simulate_many(scenario, ["Rate", "Lag"], values[i:i + 2], columns, backend=backend)

@@ -38,6 +38,7 @@ def entry(t):
 
 ENTRY = "STEP(10, 1) + TIME"
 XMUTIL = "<vendor>Ventana Systems, xmutil</vendor>"
+RANGE = '<range min="0.5" max="9"/>'  # of every delay time a test varies
 
 
 def mdl(path, equations: dict[str, str], dt=1, stop=8, saveper=None, dimension=False):
@@ -53,7 +54,7 @@ def mdl(path, equations: dict[str, str], dt=1, stop=8, saveper=None, dimension=F
 def test_xmile_delay1_and_delay3_keep_their_order_in_pysd_and_the_engine(tmp_path):
     # DELAY3 over 2 at DT 1 (3 x DT = 3 > 2) and DELAY1 over 0.8 (1 x DT > 0.8): PySD alone
     # would lower them to orders 2 and 0
-    path = write_model(tmp_path / "short.xmile", aux("Input", ENTRY) + aux("Lag", "2", '<range min="0.5" max="9"/>')
+    path = write_model(tmp_path / "short.xmile", aux("Input", ENTRY) + aux("Lag", "2", RANGE)
                        + aux("Third", "DELAY3(Input, Lag, 4)") + aux("First", "DELAY1(Input, 0.8)"),
                        stop=8, dt=1)
     t = grid(8, 1)
@@ -76,7 +77,8 @@ def test_arrayed_xmile_delays_keep_each_elements_order(tmp_path):
         aux("Input", ENTRY)
         + f'<aux name="Lags">{dims}{elements(1, 2, 3)}</aux>'
         + f'<aux name="Applied">{dims}<eqn>DELAY3(Input, Lags[DimA])</eqn></aux>'
-        + f'<aux name="Each">{dims}{elements("DELAY1(Input, 0.5, 0)", "DELAY3(Input, 2)", "2 * DELAY3(Input, 1.5, 1)")}</aux>'),
+        + f'<aux name="Each">{dims}'
+        + elements("DELAY1(Input, 0.5, 0)", "DELAY3(Input, 2)", "2 * DELAY3(Input, 1.5, 1)") + "</aux>"),
         stop=8, dt=1, before_model='<dimensions><dim name="DimA"><elem name="A1"/><elem name="A2"/>'
                                    '<elem name="A3"/></dim></dimensions>')
     ds = sdvag.run(path)
@@ -114,7 +116,7 @@ def test_vensim_delay_n_lowers_its_order_as_vensim_does(tmp_path):
 
 
 def test_xmile_delayn_lowers_its_order_only_in_xmutils_conversions_of_vensim(tmp_path):
-    variables = aux("Input", ENTRY) + aux("Lag", "1.25", '<range min="0.5" max="9"/>') + aux("Out", "DELAYN(Input, Lag, 3, 6)")
+    variables = aux("Input", ENTRY) + aux("Lag", "1.25", RANGE) + aux("Out", "DELAYN(Input, Lag, 3, 6)")
     stella = write_model(tmp_path / "stella.xmile", variables, stop=8, dt=0.5)
     converted = tmp_path / "converted.xmile"
     converted.write_text(stella.read_text().replace("<vendor>sdvag tests</vendor>", XMUTIL))
@@ -153,15 +155,18 @@ def test_a_delay_n_whose_lowering_is_not_known_to_be_vensims_is_refused(tmp_path
     assert proc.returncode == 3 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
-def test_a_pipeline_delay_of_a_delay3_reads_its_current_value(tmp_path):
-    # DELAY3 is stocks, which PySD moves on after the pipelines have read their inputs; saved
-    # every 1 with DT 0.25, where a stale read would show
-    path = write_model(tmp_path / "pipeline.xmile", aux("Inner", "DELAY3(TIME * TIME, 2)")
-                       + aux("Outer", "DELAY(Inner, 1, 0)"), stop=6, dt=0.25)
-    path.write_text(path.read_text().replace("<dt>0.25</dt>", "<dt>0.25</dt><save_step>1</save_step>"))
-    t = grid(6, 0.25)
-    inner = chain(t * t, 2, 3, 0, 0.25)
-    np.testing.assert_allclose(sdvag.run(path)["Outer"], np.r_[0, inner[0:-4:4]], rtol=1e-12)
-    vensim = mdl(tmp_path / "pipeline.mdl", {"Inner": "DELAY3(Time * Time, 2)",
-                                             "Outer": "DELAY FIXED(Inner, 0.25, 0)"}, dt=0.25, stop=6, saveper=1)
-    np.testing.assert_allclose(sdvag.run(vensim)["Outer"], np.r_[0, inner[3:-1:4]], rtol=1e-12)
+def test_a_delay3_that_only_a_runs_values_make_short_is_refused(tmp_path):
+    # the file's delay time (5) is long enough: PySD's Delay object keeps it, and would lower
+    # its order for a run that sets 2
+    path = write_model(tmp_path / "long.xmile", aux("Input", ENTRY) + aux("Lag", "5", RANGE)
+                       + aux("Third", "DELAY3(Input, Lag, 4)"), stop=8, dt=1)
+    x = entry(grid(8, 1))
+    np.testing.assert_allclose(sdvag.run(path)["Third"], chain(x, 5, 3, 4, 1), rtol=1e-12)
+    with pytest.raises(UnsupportedFeature, match=r"a DELAY1 or DELAY3 shorter than its order times DT "
+                       r"with this run's values \(PySD would lower its order, which Vensim and Stella "
+                       r"keep; sdvag keeps it only where the model file's own values make the delay "
+                       r"short\) in variable 'Third'"):
+        sdvag.run(path, set={"Lag": 2})
+    runs = simulate_many(load_scenario(path), ["Lag"], [[5.0], [2.0]], ["Third"])
+    assert runs.failed == [None, "Third"]
+    np.testing.assert_allclose(runs.data[0, 0], chain(x, 5, 3, 4, 1), rtol=1e-12)

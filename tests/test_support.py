@@ -34,6 +34,8 @@ UNSUPPORTED = {
     # PySD reads a pipeline's input after moving the other delays on: one DT of lag, not two
     "delay of a delay": (aux("X", "DELAY(DELAY(TIME, 1, 0), 1, 0)") + STOCK, {},
                          "a DELAY or PREVIOUS of a value that depends on another DELAY", "X"),
+    "previous of a smoothed delay": (aux("Y", "DELAY3(TIME, 2)") + aux("Z", "Y * 2") + aux("X", "PREVIOUS(Z, 0)")
+                                     + STOCK, {}, "a DELAY or PREVIOUS of a value that depends", "X"),
     "random": (aux("X", "NORMAL(0, 1, 7)") + STOCK, {}, "the random builtin NORMAL() (random streams", "X"),
     "mod after a product": (aux("X", "2 * TIME MOD 3") + STOCK, {}, "this equation form", "X"),
     "safe division after a division": (aux("X", "2 / TIME // 3") + STOCK, {}, "this equation form", "X"),

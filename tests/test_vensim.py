@@ -255,6 +255,7 @@ def _pipelines(tmp_path, equations: str):
 @pytest.mark.parametrize("equations", [
     "x = DELAY FIXED(DELAY FIXED(Time, 0.25, 0), 0.25, 0)\n\t~\tdmnl\n\t~\t\t|\n",
     "y = DELAY FIXED(Time, 0.25, 0)\n\t~\tdmnl\n\t~\t\t|\nx = DELAY FIXED(y * 2, 0.25, 0)\n\t~\tdmnl\n\t~\t\t|\n",
+    "y = DELAY3(Time, 1)\n\t~\tdmnl\n\t~\t\t|\nx = DELAY FIXED(y, 0.25, 0)\n\t~\tdmnl\n\t~\t\t|\n",
 ])
 def test_a_delay_fixed_of_another_delay_is_refused(tmp_path, equations):
     # PySD moves the inner delay on before the outer one reads it: x at t=1 would be 0.75, not 0.5

@@ -1,20 +1,19 @@
 """Pipeline delays whose input PySD reads too late: refused.
 
-PySD moves its pipeline delays on one after the other at the end of a step, and a pipeline
-DELAY (and PREVIOUS, rewritten into one) reads its input only then, when some of the others may
-already hold the next step's value: DELAY(DELAY(TIME, DT, 0), DT, 0) is TIME one DT ago, not
-two, and a DELAY of a variable that is another DELAY gets that variable's next value whenever
-PySD has not kept the current one (between saved times). Stocks (DELAY1 and DELAY3 among them:
-model/delay_orders.py makes them stocks), smoothing and the other builtins move after the
-pipeline delays, and a pipeline reads its input before it moves itself (so a variable's
-PREVIOUS of SELF is right).
+PySD moves its delays on one after the other at the end of a step, and a pipeline DELAY (and
+PREVIOUS, rewritten into one) reads its input only then, when some of the others may already
+hold the next step's value: DELAY(DELAY(TIME, DT, 0), DT, 0) is TIME one DT ago, not two, and a
+DELAY of a variable that is another DELAY, DELAY1 or DELAY3 gets that variable's next value
+whenever PySD has not kept the current one (between saved times). Stocks, smoothing and the
+other builtins move after the pipeline delays, and a pipeline reads its input before it moves
+itself (so a variable's PREVIOUS of SELF is right).
 """
 from __future__ import annotations
 
 from sdvag.model.builtins import calls
 from sdvag.model.tree import canonical, is_name, tokens
 
-MOVED_FIRST = frozenset({"delay"})  # PySD's "_delayfixed_" objects
+MOVED_FIRST = frozenset({"delay", "delay1", "delay3"})  # PySD's "_delay_", "_delayfixed_" objects
 
 
 def _delays(equation: str) -> int:
@@ -50,8 +49,8 @@ def stale_delay_inputs(equations: dict[str, str], kinds: dict[str, str]) -> list
             reached = _reached(args[0], by_key, stocks)
             if _delays(args[0]) or any(_delays(by_key[key]) > (1 if key == own else 0)
                                        for key in reached if key not in stocks):
-                problems.append(("a DELAY or PREVIOUS of a value that depends on another DELAY "
-                                 "or PREVIOUS within the step (PySD reads it after moving that one "
-                                 "on)", name))
+                problems.append(("a DELAY or PREVIOUS of a value that depends on another DELAY, "
+                                 "DELAY1, DELAY3 or PREVIOUS within the step (PySD reads it after "
+                                 "moving that one on)", name))
                 break
     return problems

@@ -56,8 +56,7 @@ def explain(exc: BaseException, info: ModelInfo | None = None) -> tuple[str, str
     return (f"this model (PySD could not translate it: {name}{': ' + detail if detail else ''})", None)
 
 
-# PySD's warning that it lowered a DELAY N's order (DELAY1 and DELAY3 never reach PySD's Delay:
-# model/delay_orders.py makes them stocks)
+# PySD's warning that it lowered a delay's order (model/delay_orders.py says which are right)
 _LOWERED_ORDER = "Delay time very small, casting delay order"
 
 
@@ -65,7 +64,7 @@ def warned_wrong(messages: list[str], namespace: dict[str, str],
                  info: ModelInfo) -> tuple[str, str | None] | None:
     """(feature, variable) when PySD warned that it changed the model in a way the model's
     own software does not; None otherwise. PySD's warning starts with its internal name of the
-    delay, `_delayn_<variable>`."""
+    delay, `_delay_<variable>` (DELAY1, DELAY3) or `_delayn_<variable>` (DELAY N)."""
     by_python_name = {py: real for real, py in namespace.items()}
     for message in messages:
         if _LOWERED_ORDER in message:
@@ -73,7 +72,8 @@ def warned_wrong(messages: list[str], namespace: dict[str, str],
             variable = next((real for py, real in sorted(by_python_name.items(), key=lambda kv: -len(kv[0]))
                              if internal.endswith(py) or f"_{py}" in internal), None)
             lowered = re.search(r"to (-?\d+)\s*$", message)
-            feature = lowered_order_problem(info, variable, int(lowered.group(1)) if lowered else 0)
+            feature = lowered_order_problem(info, variable, int(lowered.group(1)) if lowered else 0,
+                                            fixed=not internal.startswith("_delayn_"))
             if feature:
                 return feature, variable
     return None

@@ -71,10 +71,10 @@ def refusals(elements) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-# Statefuls PySD moves on at the end of a step before a DELAY FIXED reads its input: DELAY FIXED
-# itself ('_delayfixed_' objects; DELAY1 and DELAY3 are stocks, model/delay_orders.py); see
-# model/delays.py, the same check on XMILE's DELAY.
-_MOVED_FIRST = frozenset({"DelayFixedStructure"})
+# Statefuls PySD moves on at the end of a step before a DELAY FIXED reads its input: DELAY1 and
+# DELAY3 ('_delay_' objects) and DELAY FIXED itself ('_delayfixed_'); see model/delays.py, the
+# same check on XMILE's DELAY.
+_MOVED_FIRST = frozenset({"DelayStructure", "DelayFixedStructure"})
 
 
 def stale_pipeline_inputs(elements) -> tuple[tuple[str, str], ...]:
@@ -107,8 +107,8 @@ def stale_pipeline_inputs(elements) -> tuple[tuple[str, str], ...]:
         if any(moved(p.input) or any(sum(moved(c.ast) for c in by_key[key].components) > (key == own)
                                      for key in reached(p.input) if key not in stocks)
                for p in pipelines):
-            found.append(("a DELAY FIXED of a value that depends on another DELAY FIXED within the "
-                          "step (PySD reads it after moving that one on)", element.name))
+            found.append(("a DELAY FIXED of a value that depends on another DELAY FIXED, DELAY1 or "
+                          "DELAY3 within the step (PySD reads it after moving that one on)", element.name))
     return tuple(found)
 
 

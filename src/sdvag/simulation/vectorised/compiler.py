@@ -329,9 +329,9 @@ class Builder:
         f = lambda node: self.function(self.code(node))  # noqa: E731
         if isinstance(ast, ae.IntegStructure):
             spec = (Integ, [f(ast.flow), f(ast.initial)], (bool(ast.non_negative),))
-        elif isinstance(ast, ae.DelayNStructure):
+        elif isinstance(ast, (ae.DelayNStructure, ae.DelayStructure)):
             spec = (Delay, [f(ast.input), f(ast.delay_time), f(ast.initial), f(ast.order)],
-                    (self.lowers_delay_orders,))
+                    (isinstance(ast, ae.DelayNStructure), self.lowers_delay_orders))
         elif isinstance(ast, ae.DelayFixedStructure):
             spec = (DelayFixed, [f(ast.input), f(ast.delay_time), f(ast.initial)], ())
         elif isinstance(ast, (ae.SmoothStructure, ae.SmoothNStructure)):

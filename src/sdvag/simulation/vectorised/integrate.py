@@ -102,7 +102,7 @@ def prepare(program: Program, n: int, constants: dict, tables: dict[str, Table],
         raise NotCovered(f"output of the graphical function {program.names.get(missing[0], missing[0])!r}")
     if method == "rk4":
         discrete = [x.name for x in program.statefuls
-                    if isinstance(x, (DelayFixed, Delay))]
+                    if isinstance(x, DelayFixed) or (isinstance(x, Delay) and x.moving)]
         if discrete:
             raise NotCovered(f"RK4 with a pipeline DELAY or DELAYN (variable {discrete[0]!r})")
     s = State(program, n, times["dt"], exprs, {**program.tables, **tables})

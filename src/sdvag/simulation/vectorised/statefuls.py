@@ -97,23 +97,24 @@ class Integ(Stateful):
 
 
 class Delay(Stateful):
-    """DELAY N (PySD's DelayN: stage times that move). DELAY1 and DELAY3 come as stocks
-    (model/delay_orders.py)."""
+    """DELAY1, DELAY3 (PySD's Delay; model/delay_orders.py makes a short one stocks) and DELAYN
+    (PySD's DelayN, with stage times that move)."""
 
     carried = ("state", "times")
     fixed = ("orders", "mask", "order_values")
 
-    def __init__(self, input, delay_time, initial, order, lowers: bool, name: str):
+    def __init__(self, input, delay_time, initial, order, moving_times: bool, lowers: bool, name: str):
         self.input, self.delay_time, self.initial, self.order = input, delay_time, initial, order
-        self.lowers, self.name = lowers, name
+        self.moving, self.lowers, self.name = moving_times, lowers, name
 
     def initialise(self, s):
         delay = self.delay_time(s)
         orders = _orders(self.order(s), delay, s.dt, s.n)
-        # a run whose delay is shorter than its order times dt fails where PySD's lowering of
-        # the order is not the model's own software's (model/delay_orders.py), as sdvag
-        # refuses it on PySD
-        self.failed = (orders < 1) | ((orders < _integers(self.order(s), s.n)) & (not self.lowers))
+        # a run whose delay is shorter than its order times dt fails, as sdvag refuses it on PySD,
+        # unless it is a DELAY N whose lowered order is the model's own software's (`lowers`,
+        # model/delay_orders.py): Vensim and Stella keep a DELAY1's or DELAY3's order
+        lowered = orders < _integers(self.order(s), s.n)
+        self.failed = (orders < 1) | (lowered & (not (self.moving and self.lowers)))
         orders = np.maximum(orders, 1)
         self.k = int(orders.max())
         self.orders = None if (orders == self.k).all() else orders
@@ -121,22 +122,28 @@ class Delay(Stateful):
         self.order_values = orders.astype(float)
         init = _runs(self.initial(s) * delay, s.n)
         self.state = np.repeat(init[None, :], self.k, axis=0)
-        self.times = np.repeat(_runs(delay, s.n)[None, :], self.k, axis=0)
+        if self.moving:
+            self.times = np.repeat(_runs(delay, s.n)[None, :], self.k, axis=0)
         self._next_times = None
 
     def output(self, s):
-        return _last(self.state, self.orders, self.xp) / self.times[0]
+        if self.moving:
+            return _last(self.state, self.orders, self.xp) / self.times[0]
+        return _last(self.state, self.orders, self.xp) / self.delay_time(s)
 
     def ddt(self, s):
-        times = _shift_in(self.xp, self.delay_time(s), self.times)
-        self._next_times = times
-        outflows = self.state / times
+        if self.moving:
+            times = _shift_in(self.xp, self.delay_time(s), self.times)
+            self._next_times = times
+            outflows = self.state / times
+        else:
+            outflows = self.state / self.delay_time(s)
         inflows = _shift_in(self.xp, self.input(s), outflows)
         rate = (inflows - outflows) * self.order_values
         return rate if self.mask is None else self.xp.where(self.mask, rate, 0.0)
 
     def commit(self, s):
-        if self._next_times is not None:
+        if self.moving and self._next_times is not None:
             self.times, self._next_times = self._next_times, None
 
 
