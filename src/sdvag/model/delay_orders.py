@@ -40,6 +40,7 @@ from pysd.translators.structures.abstract_model import AbstractComponent, Abstra
 
 from sdvag.model.info import ModelInfo
 from sdvag.model.tree import canonical, child, text
+from sdvag.model.xmile import VENSIM_SUFFIX
 
 
 def _unique(base: str, taken: set[str]) -> str:
@@ -135,7 +136,6 @@ def delays_as_stocks(model):
 
 def vensim_delays(info: ModelInfo) -> bool:
     """Whether the model's DELAY N is Vensim's: a .mdl, or XMILE that xmutil wrote from one."""
-    from sdvag.model.xmile import VENSIM_SUFFIX  # xmile.py imports this module (via pysd_errors)
     if info.path.suffix.lower() == VENSIM_SUFFIX:
         return True
     header = child(info.root, "header")

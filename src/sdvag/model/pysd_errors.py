@@ -7,8 +7,8 @@ carries identifies the variable.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
-from sdvag.model.delay_orders import lowered_order_problem
 from sdvag.model.info import ModelInfo
 from sdvag.model.tree import canonical
 
@@ -61,10 +61,12 @@ _LOWERED_ORDER = "Delay time very small, casting delay order"
 
 
 def warned_wrong(messages: list[str], namespace: dict[str, str],
-                 info: ModelInfo) -> tuple[str, str | None] | None:
+                 judge: Callable[..., str | None]) -> tuple[str, str | None] | None:
     """(feature, variable) when PySD warned that it changed the model in a way the model's
     own software does not; None otherwise. PySD's warning starts with its internal name of the
-    delay, `_delay_<variable>` (DELAY1, DELAY3) or `_delayn_<variable>` (DELAY N)."""
+    delay, `_delay_<variable>` (DELAY1, DELAY3) or `_delayn_<variable>` (DELAY N); `judge`
+    (variable, lowered order, fixed) says what is wrong with it (delay_orders.lowered_order_problem
+    of the model)."""
     by_python_name = {py: real for real, py in namespace.items()}
     for message in messages:
         if _LOWERED_ORDER in message:
@@ -72,8 +74,8 @@ def warned_wrong(messages: list[str], namespace: dict[str, str],
             variable = next((real for py, real in sorted(by_python_name.items(), key=lambda kv: -len(kv[0]))
                              if internal.endswith(py) or f"_{py}" in internal), None)
             lowered = re.search(r"to (-?\d+)\s*$", message)
-            feature = lowered_order_problem(info, variable, int(lowered.group(1)) if lowered else 0,
-                                            fixed=not internal.startswith("_delayn_"))
+            feature = judge(variable, int(lowered.group(1)) if lowered else 0,
+                            fixed=not internal.startswith("_delayn_"))
             if feature:
                 return feature, variable
     return None

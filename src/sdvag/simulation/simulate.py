@@ -15,6 +15,7 @@ import os
 import tempfile
 import platform
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from sdvag.errors import SdvagError, UnsupportedFeature
 from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps, time_grid_problems, time_settings
 from sdvag.model.rewrite import ModelCopy
 from sdvag.model.support import integration_method
+from sdvag.model.delay_orders import lowered_order_problem
 from sdvag.model.pysd_errors import explain, warned_wrong
 from sdvag.model.datafiles import data_unchanged
 from sdvag.model.translate import load
@@ -131,18 +133,22 @@ class Simulator:
                 )
             except Exception as exc:  # the model's equations failed inside PySD
                 self._touched = frozenset({"<failed run>"})  # force a clean reload next time
-                wrong = warned_wrong([str(w.message) for w in caught], self.model.namespace, self.info)
-                if wrong:  # what PySD changed made it fail (a DELAY N left with no stage)
-                    raise UnsupportedFeature(*wrong, self.info.path) from None
+                self._refuse_what_pysd_changed(caught)  # what made it fail (a DELAY N with no stage)
                 feature, _ = explain(exc, self.info)
                 raise UnsupportedFeature(feature.replace("PySD could not translate it", "PySD failed "
                                                          "while simulating it"),
                                          self._failing_variable(exc), self.info.path) from None
-        wrong = warned_wrong([str(w.message) for w in caught], self.model.namespace, self.info)
+        self._refuse_what_pysd_changed(caught)
+        return frame
+
+    def _refuse_what_pysd_changed(self, caught) -> None:
+        """Raise UnsupportedFeature if PySD's warnings say it ran something else than the model
+        (a delay's order lowered where the model's own software keeps it)."""
+        wrong = warned_wrong([str(w.message) for w in caught], self.model.namespace,
+                             partial(lowered_order_problem, self.info))
         if wrong:
             self._touched = frozenset({"<failed run>"})
-            raise UnsupportedFeature(*wrong, self.info.path)
-        return frame
+            raise UnsupportedFeature(*wrong, self.info.path) from None
 
     def _failing_variable(self, exc: BaseException) -> str | None:
         """The model variable whose equation raised: the innermost frame in the translated file."""
