@@ -7,6 +7,7 @@ carries identifies the variable.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from sdvag.model.info import ModelInfo
 from sdvag.model.tree import canonical
@@ -60,23 +61,26 @@ def explain(exc: BaseException, info: ModelInfo | None = None) -> tuple[str, str
     return (f"this model (PySD could not translate it: {name}{': ' + detail if detail else ''})", None)
 
 
-# Warnings PySD gives while it simulates something else than the model says: refused.
-_WRONG_WHEN_WARNED = {
-    "Delay time very small, casting delay order": (
-        "a delay shorter than its order times DT (PySD lowers the delay's order; Vensim and "
-        "Stella keep it)"),
-}
+# PySD's warning that it lowered a delay's order (model/delay_orders.py says which are right)
+_LOWERED_ORDER = "Delay time very small, casting delay order"
 
 
-def warned_wrong(messages: list[str], namespace: dict[str, str]) -> tuple[str, str | None] | None:
-    """(feature, variable) when PySD warned that it changed the model; None otherwise.
-    PySD's warning starts with its internal name of the delay, `_delay_<variable>`."""
+def warned_wrong(messages: list[str], namespace: dict[str, str],
+                 judge: Callable[..., str | None]) -> tuple[str, str | None] | None:
+    """(feature, variable) when PySD warned that it changed the model in a way the model's
+    own software does not; None otherwise. PySD's warning starts with its internal name of the
+    delay, `_delay_<variable>` (DELAY1, DELAY3) or `_delayn_<variable>` (DELAY N); `judge`
+    (variable, lowered order, fixed) says what is wrong with it (delay_orders.lowered_order_problem
+    of the model)."""
     by_python_name = {py: real for real, py in namespace.items()}
     for message in messages:
-        for marker, feature in _WRONG_WHEN_WARNED.items():
-            if marker in message:
-                internal = message.split("\n", 1)[0].strip()
-                variable = next((real for py, real in sorted(by_python_name.items(), key=lambda kv: -len(kv[0]))
-                                 if internal.endswith(py) or f"_{py}" in internal), None)
+        if _LOWERED_ORDER in message:
+            internal = message.split("\n", 1)[0].strip()
+            variable = next((real for py, real in sorted(by_python_name.items(), key=lambda kv: -len(kv[0]))
+                             if internal.endswith(py) or f"_{py}" in internal), None)
+            lowered = re.search(r"to (-?\d+)\s*$", message)
+            feature = judge(variable, int(lowered.group(1)) if lowered else 0,
+                            fixed=not internal.startswith("_delayn_"))
+            if feature:
                 return feature, variable
     return None

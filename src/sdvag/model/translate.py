@@ -40,6 +40,7 @@ from sdvag.model.sanitise import macro_files, pysd_tree, translation_problem
 from sdvag.model.support import ensure_supported
 from sdvag.model.active_initial import apply_initial_equations
 from sdvag.model.builtins import names_and_dimensions, pysd_bytes
+from sdvag.model.delay_orders import delays_as_stocks
 from sdvag.model.vensim import without_documentation
 from sdvag.model.xmile import VENSIM_SUFFIX, ModelInfo, model_bytes, parse_model
 
@@ -203,7 +204,7 @@ def _write_python(source: Path, vensim: bool) -> None:
 
     parsed = (VensimFile if vensim else XmileFile)(str(source))
     parsed.parse()
-    model = parsed.get_abstract_model()
+    model = delays_as_stocks(parsed.get_abstract_model())
     ModelBuilder(without_documentation(model) if vensim else model).build_model()
 
 
@@ -235,7 +236,7 @@ def abstract_model(path: str | Path, integrators: tuple[str, ...], data: bytes |
         warnings.simplefilter("ignore")
         source = XmileFile(py_file.with_name("model.xmile"))
         source.parse()
-        return info, source.get_abstract_model()
+        return info, delays_as_stocks(source.get_abstract_model())
 
 
 def load(path: str | Path, data: bytes | None = None) -> tuple[ModelInfo, "pysd.py_backend.model.Model"]:

@@ -15,6 +15,7 @@ import os
 import tempfile
 import platform
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from sdvag.simulation.scenario import Policy, Scenario, load_scenario, max_steps
 from sdvag.model.names import element_reference
 from sdvag.model.rewrite import ModelCopy
 from sdvag.model.support import integration_method
+from sdvag.model.delay_orders import lowered_order_problem
 from sdvag.model.pysd_errors import explain, warned_wrong
 from sdvag.model.datafiles import data_unchanged
 from sdvag.model.translate import load
@@ -137,15 +139,22 @@ class Simulator:
                 raise
             except Exception as exc:  # the model's equations failed inside PySD
                 self._touched = frozenset({"<failed run>"})  # force a clean reload next time
+                self._refuse_what_pysd_changed(caught)  # what made it fail (a DELAY N with no stage)
                 feature, _ = explain(exc, self.info)
                 raise UnsupportedFeature(feature.replace("PySD could not translate it", "PySD failed "
                                                          "while simulating it"),
                                          self._failing_variable(exc), self.info.path) from None
-        wrong = warned_wrong([str(w.message) for w in caught], self.model.namespace)
+        self._refuse_what_pysd_changed(caught)
+        return frame
+
+    def _refuse_what_pysd_changed(self, caught) -> None:
+        """Raise UnsupportedFeature if PySD's warnings say it ran something else than the model
+        (a delay's order lowered where the model's own software keeps it)."""
+        wrong = warned_wrong([str(w.message) for w in caught], self.model.namespace,
+                             partial(lowered_order_problem, self.info))
         if wrong:
             self._touched = frozenset({"<failed run>"})
-            raise UnsupportedFeature(*wrong, self.info.path)
-        return frame
+            raise UnsupportedFeature(*wrong, self.info.path) from None
 
     def _whole_arrays(self, params: dict) -> dict:
         """`params` with each element value (`Weight[North]`) folded into its array: PySD sets a
@@ -217,12 +226,16 @@ class Simulator:
         equations exist only in PySD's translation); a stock uses its flows and initial value."""
         graph, names = self.model.dependencies, {py: real for real, py in self.model.namespace.items()}
 
-        def used(py: str) -> list[str]:
+        def used(py: str, seen: frozenset = frozenset()) -> list[str]:
             found = []
             for key, value in graph.get(py, {}).items():
                 inner = value if isinstance(value, dict) else {key: value}  # a stock's initial and step
                 for dep in inner:
-                    for name in used(dep) if dep.startswith("_") else [names.get(dep)]:
+                    # through PySD's own objects and the stocks of a delay (model/delay_orders.py)
+                    hidden = dep.startswith("_") or self.info.find(names.get(dep, "")) is None
+                    if hidden and dep in seen:
+                        continue
+                    for name in used(dep, seen | {dep}) if hidden else [names.get(dep)]:
                         if name and name not in found and self.info.find(name) is not None:
                             found.append(self.info.find(name).name)
             return found

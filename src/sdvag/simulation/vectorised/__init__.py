@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sdvag.errors import SdvagError
+from sdvag.model.delay_orders import vensim_delays
 from sdvag.model.translate import abstract_model
 from sdvag.model.xmile import canonical, model_bytes
 from sdvag.simulation.scenario import Policy, Scenario, time_settings
@@ -105,7 +106,7 @@ class Engine:
         self.info, model = abstract_model(path, METHODS, data)
         if model is None:
             raise NotCovered("models PySD did not read as XMILE")
-        self.program = build(model)
+        self.program = build(model, vensim_delays(self.info))
         self.method = self.info.sim.method.strip().lower() or "euler"
 
     @classmethod

@@ -166,7 +166,8 @@ class Builder:
     literals), variable keys (as string literals, repr), numpy and the helpers above: nothing
     of the model's text is executed."""
 
-    def __init__(self, abstract_model):
+    def __init__(self, abstract_model, lowers_delay_orders: bool):
+        self.lowers_delay_orders = lowers_delay_orders  # a DELAY N as Vensim's (model/delay_orders.py)
         sections = abstract_model.sections
         if len(sections) != 1:
             raise NotCovered("macros")
@@ -330,7 +331,7 @@ class Builder:
             spec = (Integ, [f(ast.flow), f(ast.initial)], (bool(ast.non_negative),))
         elif isinstance(ast, (ae.DelayNStructure, ae.DelayStructure)):
             spec = (Delay, [f(ast.input), f(ast.delay_time), f(ast.initial), f(ast.order)],
-                    (isinstance(ast, ae.DelayNStructure),))
+                    (isinstance(ast, ae.DelayNStructure), self.lowers_delay_orders))
         elif isinstance(ast, ae.DelayFixedStructure):
             spec = (DelayFixed, [f(ast.input), f(ast.delay_time), f(ast.initial)], ())
         elif isinstance(ast, (ae.SmoothStructure, ae.SmoothNStructure)):
@@ -345,6 +346,7 @@ class Builder:
         return len(self.stateful_specs) - 1
 
 
-def build(abstract_model) -> Program:
-    """The engine's program for a PySD AbstractModel (raises NotCovered)."""
-    return Builder(abstract_model).build()
+def build(abstract_model, lowers_delay_orders: bool) -> Program:
+    """The engine's program for a PySD AbstractModel (raises NotCovered). `lowers_delay_orders`:
+    a DELAY N shorter than its order times DT has its order lowered (Vensim's), else it fails."""
+    return Builder(abstract_model, lowers_delay_orders).build()

@@ -97,21 +97,24 @@ class Integ(Stateful):
 
 
 class Delay(Stateful):
-    """DELAY1, DELAY3 (PySD's Delay) and DELAYN (PySD's DelayN, with stage times that move)."""
+    """DELAY1, DELAY3 (PySD's Delay; model/delay_orders.py makes a short one stocks) and DELAYN
+    (PySD's DelayN, with stage times that move)."""
 
     carried = ("state", "times")
     fixed = ("orders", "mask", "order_values")
 
-    def __init__(self, input, delay_time, initial, order, moving_times: bool, name: str):
+    def __init__(self, input, delay_time, initial, order, moving_times: bool, lowers: bool, name: str):
         self.input, self.delay_time, self.initial, self.order = input, delay_time, initial, order
-        self.moving, self.name = moving_times, name
+        self.moving, self.lowers, self.name = moving_times, lowers, name
 
     def initialise(self, s):
         delay = self.delay_time(s)
         orders = _orders(self.order(s), delay, s.dt, s.n)
-        # a run whose delay is shorter than its order times dt fails, as sdvag refuses it on PySD
-        # (PySD lowers the order, which Vensim and Stella do not: a silently different answer)
-        self.failed = (orders < 1) | (orders < _integers(self.order(s), s.n))
+        # a run whose delay is shorter than its order times dt fails, as sdvag refuses it on PySD,
+        # unless it is a DELAY N whose lowered order is the model's own software's (`lowers`,
+        # model/delay_orders.py): Vensim and Stella keep a DELAY1's or DELAY3's order
+        lowered = orders < _integers(self.order(s), s.n)
+        self.failed = (orders < 1) | (lowered & (not (self.moving and self.lowers)))
         orders = np.maximum(orders, 1)
         self.k = int(orders.max())
         self.orders = None if (orders == self.k).all() else orders
