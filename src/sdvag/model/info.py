@@ -35,6 +35,8 @@ class Variable:
     non_negative: bool = False
     dimensions: tuple[str, ...] = ()
     node: ET.Element | None = field(default=None, compare=False, repr=False)
+    # a .mdl array's elements with their equations ("" where not a number), read with the file
+    elements: tuple[tuple[tuple[str, ...], str], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def is_constant(self) -> bool:

@@ -10,15 +10,12 @@ from __future__ import annotations
 import itertools
 import re
 
-import numpy as np
-
 from sdvag.errors import SdvagError
 from sdvag.model.support import references
 from sdvag.model.xmile import (VENSIM_SUFFIX, ModelInfo, Variable, canonical, child, children, equation_text,
                                is_name, tokens)
 
 _ELEMENT = re.compile(r"\s*([^\[\]]+?)\s*\[([^\[\]]*)\]\s*")
-_PARSED: dict[str, object] = {}  # PySD's parse of a .mdl, by content: its elements' definitions
 
 
 def uses(info: ModelInfo, var: Variable) -> list[str]:
@@ -74,7 +71,7 @@ def element_equations(info: ModelInfo, var: Variable) -> dict[tuple[str, ...], s
     """Each element of an arrayed variable (its element names, as the model spells them) with
     the equation defining it, "" where that is not an equation's text (a graphical function)."""
     if info.path.suffix.lower() == VENSIM_SUFFIX:
-        return _vensim_elements(info, var)
+        return dict(var.elements)  # read with the file (model/vensim.py)
     declared = {canonical(dim.get("name", "")): [elem.get("name", "") for elem in children(dim, "elem")]
                 for holder in children(info.root, "dimensions") for dim in children(holder, "dim")}
     combos = itertools.product(*(declared.get(canonical(d), []) for d in var.dimensions))
@@ -84,34 +81,3 @@ def element_equations(info: ModelInfo, var: Variable) -> dict[tuple[str, ...], s
     if not defined:  # apply-to-all: one equation for every element
         return {combo: var.equation for combo in combos}
     return {combo: defined.get(tuple(map(canonical, combo)), "") for combo in combos}
-
-
-def _vensim_elements(info: ModelInfo, var: Variable) -> dict[tuple[str, ...], str]:
-    """A .mdl variable's elements from PySD's parse: each definition (`Weight[Region] = 1, 2, 3`,
-    `Weight[North] = 1`, `:EXCEPT:`) covers the elements of its subscripts; a number or a list
-    of numbers is kept as its text, anything else as ""."""
-    from sdvag.model.vensim import _abstract_model  # parsed again (cheap once PySD is loaded)
-
-    if info.sha256 not in _PARSED:
-        _PARSED[info.sha256] = _abstract_model(info.data, info.path).sections[0]
-    section = _PARSED[info.sha256]
-    ranges = {canonical(r.name): r.subscripts for r in section.subscripts}
-    found: dict[tuple[str, ...], str] = {}
-    for element in (e for e in section.elements if canonical(e.name) == canonical(var.name)):
-        for component in element.components:
-            subscripts, exceptions = component.subscripts
-            combos = _covered(subscripts, ranges)
-            left_out = {combo for subs in exceptions for combo in _covered(subs, ranges)}
-            ast = component.ast
-            values = (np.ravel(ast).tolist() if isinstance(ast, np.ndarray) and ast.size == len(combos)
-                      else [ast] * len(combos))
-            for combo, value in zip(combos, values):
-                if combo not in left_out:
-                    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-                    found[combo] = repr(float(value)) if number else ""
-    return found
-
-
-def _covered(subscripts, ranges: dict[str, list[str]]) -> list[tuple[str, ...]]:
-    """The elements that subscripts (dimension, subrange or element names) cover, in order."""
-    return list(itertools.product(*(ranges.get(canonical(s), [s]) for s in subscripts)))

@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import math
 import re
 import warnings
 from pathlib import Path
 
+import numpy as np
 from lxml import etree as ET
 
 from sdvag.errors import SdvagError, UnsupportedFeature, shown
@@ -296,7 +298,31 @@ def _range(limits) -> tuple[float, float] | None:
     return (-math.inf if lo is None else float(lo), math.inf if hi is None else float(hi))
 
 
-def _variable(element) -> Variable:
+def _elements(element, ranges: dict[str, list[str]]) -> tuple[tuple[tuple[str, ...], str], ...]:
+    """An array's elements from PySD's parse: each definition (`Weight[Region] = 1, 2, 3`,
+    `Weight[North] = 1`, `:EXCEPT:`) covers the elements of its subscripts; a number or a list
+    of numbers is kept as its text, anything else as ""."""
+    found: dict[tuple[str, ...], str] = {}
+    for component in element.components:
+        subscripts, exceptions = component.subscripts
+        combos = _covered(subscripts, ranges)
+        left_out = {combo for subs in exceptions for combo in _covered(subs, ranges)}
+        ast = component.ast
+        values = (np.ravel(ast).tolist() if isinstance(ast, np.ndarray) and ast.size == len(combos)
+                  else [ast] * len(combos))
+        for combo, value in zip(combos, values):
+            if combo not in left_out:
+                number = isinstance(value, (int, float)) and not isinstance(value, bool)
+                found[combo] = repr(float(value)) if number else ""
+    return tuple(found.items())
+
+
+def _covered(subscripts, ranges: dict[str, list[str]]) -> list[tuple[str, ...]]:
+    """The elements that subscripts (dimension, subrange or element names) cover, in order."""
+    return list(itertools.product(*(ranges.get(canonical(s), [s]) for s in subscripts)))
+
+
+def _variable(element, ranges: dict[str, list[str]]) -> Variable:
     component = element.components[0]
     subscripts = component.subscripts[0] if element.components else []
     number = _constant(component.ast) if len(element.components) == 1 and not subscripts else None
@@ -310,6 +336,7 @@ def _variable(element) -> Variable:
         range=_range(element.limits),
         graphical=graphical,
         dimensions=tuple(subscripts),
+        elements=_elements(element, ranges) if subscripts else (),
     )
 
 
@@ -323,7 +350,8 @@ def parse_mdl(data: bytes, path: Path) -> ModelInfo:
     elements = {" ".join(e.name.lower().replace("_", " ").split()): e for e in main.elements}
     if "time step" not in elements or "final time" not in elements:
         raise SdvagError(f"{path}: the model has no TIME STEP or FINAL TIME")
-    variables = {e.name: _variable(e) for key, e in elements.items() if key not in CONTROLS}
+    ranges = {canonical(r.name): r.subscripts for r in main.subscripts}
+    variables = {e.name: _variable(e, ranges) for key, e in elements.items() if key not in CONTROLS}
     if not variables:
         raise SdvagError(f"{path}: the model defines no variables")
     root = ET.Element("xmile")
